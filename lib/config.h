@@ -1,0 +1,177 @@
+/*
+ * config - Courser's configuration: PowerMTA's file syntax and directive
+ * names, parsed by one table-driven parser (config_table.c holds the table:
+ * name, type, scope, default, help) into the typed struct config below.
+ *
+ * config_load validates the whole file (and its includes) before returning
+ * anything: on any error it returns -1 and writes one line naming
+ * file:line and the directive into err.  Every daemon loads the same file;
+ * reload = load a new struct, and swap it in only if the load succeeded.
+ */
+#ifndef COURSER_CONFIG_H
+#define COURSER_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include "net.h"
+#include "acct.h"
+
+#define CFG_NAME_MAX   256
+#define CFG_RETRY_MAX  30
+
+struct cfg_listener {
+    char ip[64];                /* "0.0.0.0", "127.0.0.1", "::1" */
+    uint16_t port;
+    char source[CFG_NAME_MAX];  /* source=NAME, or "" */
+    char file[PATH_MAX];
+    int line;
+};
+
+/* Settings of <source> blocks, merged: defaults, then every IP-matched
+ * block from least to most specific, then the listener's named source. */
+struct cfg_source_settings {
+    int smtp_service;               /* default yes: accept SMTP at all */
+    int always_allow_relaying;      /* default no */
+    char default_vmta[CFG_NAME_MAX];/* "" = the global default-virtual-mta */
+    uint64_t max_message_size;      /* bytes; default 50M (0 = unlimited) */
+    uint32_t max_rcpt_per_message;  /* default 1000 (0 = unlimited) */
+    uint32_t smtp_command_timeout;  /* seconds, default 5m */
+    uint32_t smtp_data_timeout;     /* seconds, default 10m */
+    uint32_t max_errors;            /* errors per session, default 10 */
+    uint32_t max_line_length;       /* bytes incl. CRLF, default 1000 (RFC 5321 4.5.3.1.6) */
+    int process_x_virtual_mta;      /* default no */
+    int process_x_job;              /* default no */
+    int add_received_header;        /* default yes */
+};
+
+struct cfg_source {
+    char name[CFG_NAME_MAX];        /* block argument as written */
+    int is_cidr;
+    struct cidr cidr;
+    char file[PATH_MAX];
+    int line;
+    uint64_t set;                   /* which settings this block sets */
+    struct cfg_source_settings s;
+};
+
+/* Settings of <domain> blocks (a queue's settings), merged from general to
+ * specific: global *, then [*.]d, *.d, d; then the vmta's pool's blocks,
+ * then the vmta's own (PowerMTA notes §1.1). */
+struct cfg_domain_settings {
+    char route[512];                /* smtp-hosts/route: "" = MX lookup */
+    uint32_t retry_after[CFG_RETRY_MAX];  /* seconds; last value repeats */
+    uint32_t nretry;                /* default 1 entry: 10m */
+    uint32_t retry_recipients_after;/* default 10m */
+    uint32_t bounce_after;          /* seconds, default 4d12h */
+    uint32_t max_smtp_retries;      /* attempt cap, 0 = none (FAQ's name) */
+    uint32_t max_smtp_out;          /* default 20 */
+    uint32_t max_msg_per_connection;/* default 0 = unlimited */
+    uint32_t max_rcpt_per_transaction; /* default 1000 */
+    uint32_t connect_timeout;       /* default 2m */
+    uint32_t greeting_timeout;      /* smtp-greeting-timeout, default 5m */
+    uint32_t data_send_timeout;     /* default 3m */
+    uint32_t data_termination_timeout; /* smtp-data-termination-timeout, 10m */
+    uint32_t idle_timeout;          /* connection-idle-timeout, default 0 */
+};
+
+struct cfg_domain {
+    char pattern[CFG_NAME_MAX];     /* "*", "a.com", "*.a.com", "[*.]a.com" */
+    char file[PATH_MAX];
+    int line;
+    uint64_t set;                   /* which settings this block sets */
+    struct cfg_domain_settings s;
+};
+
+struct cfg_source_host {
+    char ip[64];
+    char hostname[CFG_NAME_MAX];
+};
+
+struct cfg_vmta {
+    char name[CFG_NAME_MAX];
+    struct cfg_source_host *hosts;  /* smtp-source-host, rotated */
+    size_t nhosts;
+    struct cfg_domain *domains;     /* nested <domain> blocks */
+    size_t ndomains;
+    char file[PATH_MAX];
+    int line;
+};
+
+struct cfg_pool {
+    char name[CFG_NAME_MAX];
+    char (*members)[CFG_NAME_MAX];  /* virtual-mta NAME lines */
+    size_t nmembers;
+    struct cfg_domain *domains;
+    size_t ndomains;
+    char file[PATH_MAX];
+    int line;
+};
+
+enum acct_record_type_bit {
+    ACCT_REC_D = 1, ACCT_REC_B = 2, ACCT_REC_T = 4, ACCT_REC_TQ = 8,
+    ACCT_REC_R = 16, ACCT_REC_F = 32, ACCT_REC_RB = 64, ACCT_REC_RS = 128
+};
+
+struct cfg_acct_file {
+    char path[PATH_MAX];            /* absolute after load */
+    unsigned records;               /* acct_record_type_bit mask; default d,b */
+    int fields[AF_COUNT];           /* record-fields; default: all, in enum order */
+    size_t nfields;
+    uint64_t max_size;              /* rotate past this, default 250M */
+    char file[PATH_MAX];
+    int line;
+};
+
+struct config {
+    char path[PATH_MAX];            /* the main file, absolute */
+    char dir[PATH_MAX];             /* its folder: base of relative paths */
+    char spool_dir[PATH_MAX];       /* spool, default DIR/../var/spool */
+    char run_dir[PATH_MAX];         /* run-dir, default DIR/../var/run */
+    char log_file[PATH_MAX];        /* "" = stderr */
+    char daemon_dir[PATH_MAX];      /* "" = beside the master binary */
+    char dns_server_ip[64];         /* "" = system resolver */
+    uint16_t dns_server_port;
+    char host_name[CFG_NAME_MAX];   /* default: gethostname() */
+    char postmaster[CFG_NAME_MAX];
+    char user[64];                  /* run as this user when started as root, default "courser" */
+    char default_vmta[CFG_NAME_MAX];/* default-virtual-mta, "" = {default} */
+    uint32_t smtpd_processes;       /* default 2 */
+    uint32_t smtp_out_processes;    /* default 2 */
+    uint32_t smtp_out_slots;        /* deliveries in flight per smtp-out, default 200 */
+    int sync_msg_create;            /* fsync before 250, default yes */
+
+    struct cfg_listener *listeners; size_t nlisteners;
+    struct cfg_source *sources;     size_t nsources;
+    struct cfg_vmta *vmtas;         size_t nvmtas;
+    struct cfg_pool *pools;         size_t npools;
+    struct cfg_domain *domains;     size_t ndomains;    /* global <domain> */
+    struct cfg_acct_file *acct_files; size_t nacct_files;
+    char (*relay_domains)[CFG_NAME_MAX]; size_t nrelay_domains;
+};
+
+/* Load and validate path.  Returns 0 and *out, or -1 and one line in err
+ * such as "courser.conf:12: max-smtp-out: not a number: 'x'". */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Merged <source> settings for a client at peer that came in on a listener
+ * whose named source is listener_source ("" or NULL for none). */
+void config_source_settings(const struct config *cfg, const struct sockaddr *peer,
+                            const char *listener_source, struct cfg_source_settings *out);
+/* Merged <domain> settings for destination domain via virtual-mta vmta
+ * (NULL or "" = global blocks only). */
+void config_domain_settings(const struct config *cfg, const char *vmta,
+                            const char *domain, struct cfg_domain_settings *out);
+const struct cfg_vmta *config_find_vmta(const struct config *cfg, const char *name);
+const struct cfg_pool *config_find_pool(const struct config *cfg, const char *name);
+/* Whether domain matches a <domain> pattern (case-insensitive). */
+int config_domain_match(const char *pattern, const char *domain);
+/* Whether rcpt's domain is one we relay for anyone (relay-domain). */
+int config_is_relay_domain(const struct config *cfg, const char *domain);
+
+/* Write docs/config.md (Markdown) from the directive table. */
+int config_write_docs(FILE *out);
+
+#endif
