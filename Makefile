@@ -93,6 +93,35 @@ bench: all
 	bench/relay.sh
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fuzz targets (libFuzzer, clang): tests/fuzz/NAME.c.  A target whose name
+# starts with a daemon's name (smtpd_, bounced_, smtp-out_) also links that
+# daemon's objects.  `make fuzz` builds them; `make fuzz-smoke` runs each
+# for FUZZ_SECONDS.
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
+FUZZ_SECONDS ?= 20
+fuzz_daemon = $(firstword $(foreach d,smtpd bounced smtp-out qmgr acctd,$(if $(filter $(d)_%,$(1)),$(d))))
+fuzz_objs = $(if $(call fuzz_daemon,$(1)),$(patsubst $(BUILD)/%,build-fuzz/%,$($(call fuzz_daemon,$(1))_LIBOBJS)))
+
+.PHONY: fuzz fuzz-smoke
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz BIN=bin-fuzz SAN=1 OPT="-O1 -g -fsanitize=fuzzer-no-link" \
+	    build-fuzz/libcourser.a $(foreach f,$(FUZZ_SRCS),$(call fuzz_objs,$(notdir $(f:.c=))))
+	@mkdir -p build-fuzz/fuzz
+	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	    echo "fuzz target $$n"; \
+	    clang -O1 -g -std=c11 -D_GNU_SOURCE -Ilib -fsanitize=fuzzer,address,undefined \
+	        -o build-fuzz/fuzz/$$n $$f $$($(MAKE) -s --no-print-directory fuzz-objs-$$n) \
+	        build-fuzz/libcourser.a $(LDLIBS); done
+
+fuzz-objs-%:
+	@echo $(call fuzz_objs,$*)
+
+fuzz-smoke: fuzz
+	@set -e; for b in $(FUZZ_BINS); do echo "fuzzing $$b for $(FUZZ_SECONDS)s"; \
+	    mkdir -p build-fuzz/corpus/$$(basename $$b); \
+	    $$b -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build-fuzz/corpus/$$(basename $$b) 2>&1 | tail -2; done
