@@ -127,8 +127,8 @@ struct cfg_acct_file {
 struct config {
     char path[PATH_MAX];            /* the main file, absolute */
     char dir[PATH_MAX];             /* its folder: base of relative paths */
-    char spool_dir[PATH_MAX];       /* spool, default DIR/../var/spool */
-    char run_dir[PATH_MAX];         /* run-dir, default DIR/../var/run */
+    char spool_dir[PATH_MAX];       /* spool, default /var/spool/courser */
+    char run_dir[PATH_MAX];         /* run-dir, default /run/courser */
     char log_file[PATH_MAX];        /* "" = stderr */
     char daemon_dir[PATH_MAX];      /* "" = beside the master binary */
     char dns_server_ip[64];         /* "" = system resolver */

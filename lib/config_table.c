@@ -1,0 +1,325 @@
+/*
+ * config_table - THE directive table (name, synonyms, type, scopes,
+ * default, help, supported or not) and its look-up.  The value handlers
+ * the entries point to are in config_value.c.
+ *
+ * The parser (config.c) looks every directive and block up here, checks
+ * its scope, and calls cfg_table_apply; the built-in defaults are the def
+ * texts below run through the same handlers (config_merge.c), and
+ * config_write_docs prints this table as docs/config.md.  Adding a
+ * directive = one entry here + a field in config.h (+ a handler in
+ * config_value.c if the value is not a plain type).
+ */
+#include "config_table.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define MEMBER_SIZE(type, f) sizeof(((type *)0)->f)
+#define G(f) .store = CST_GLOBAL, .off = offsetof(struct config, f), \
+             .size = MEMBER_SIZE(struct config, f)
+#define S(f, b) .store = CST_SOURCE, .off = offsetof(struct cfg_source_settings, f), \
+                .size = MEMBER_SIZE(struct cfg_source_settings, f), .bit = (b)
+#define D(f, b) .store = CST_DOMAIN, .off = offsetof(struct cfg_domain_settings, f), \
+                .size = MEMBER_SIZE(struct cfg_domain_settings, f), .bit = (b)
+#define A(f) .store = CST_ACCT, .off = offsetof(struct cfg_acct_file, f), \
+             .size = MEMBER_SIZE(struct cfg_acct_file, f)
+#define NOTYET(n, h) { .name = (n), .scopes = CS_ALL, .flags = CDF_UNSUPPORTED, \
+                       .type = CT_SPECIAL, .help = (h) }
+#define NOTYET_BLOCK(n, h) { .name = (n), .scopes = CS_ALL, .flags = CDF_UNSUPPORTED, \
+                             .type = CT_BLOCK, .help = (h) }
+#define DAY 86400ULL
+
+/* retry-after fills retry_after[] and nretry as one setting. */
+_Static_assert(offsetof(struct cfg_domain_settings, nretry)
+               == offsetof(struct cfg_domain_settings, retry_after)
+                  + sizeof(((struct cfg_domain_settings *)0)->retry_after),
+               "nretry must follow retry_after");
+#define D_RETRY .store = CST_DOMAIN, .off = offsetof(struct cfg_domain_settings, retry_after), \
+    .size = offsetof(struct cfg_domain_settings, nretry) + sizeof(uint32_t) \
+            - offsetof(struct cfg_domain_settings, retry_after), .bit = 1
+
+
+const struct cfg_directive cfg_table[] = {
+    /* ---- blocks ---- */
+    { .name = "source", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "CIDR or NAME",
+      .help = "SMTP-injection policy for clients in an IP range, or a named policy that a listener selects" },
+    { .name = "domain", .scopes = CS_GLOBAL | CS_VMTA | CS_POOL, .type = CT_BLOCK,
+      .syntax = "PATTERN", .help = "delivery settings for destination domains: `*`, `x`, `*.x` (subdomains), `[*.]x` (x and subdomains)" },
+    { .name = "virtual-mta", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
+      .help = "an outbound identity: source IP(s), EHLO name, nested `<domain>` blocks" },
+    { .name = "virtual-mta-pool", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
+      .help = "a group of virtual MTAs used round robin; nested `<domain>` blocks apply to its members" },
+    { .name = "acct-file", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "PATH",
+      .help = "an accounting CSV file" },
+    { .name = "smtp-listener", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "IP:PORT",
+      .help = "block form of the smtp-listener directive" },
+    { .name = "spool", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "PATH",
+      .help = "PowerMTA's spool block: same as the spool directive (one spool only)" },
+
+    /* ---- global ---- */
+    { .name = "include", .scopes = CS_ALL & ~CS_SPOOL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_include, .syntax = "path (wildcards allowed)",
+      .help = "read FILE(s) here, relative to the including file's folder; loops and nesting deeper than 16 are errors" },
+    { .name = "spool", .scopes = CS_GLOBAL, .type = CT_PATH, G(spool_dir),
+      .def = "/var/spool/courser", .help = "spool folder (messages waiting for delivery)" },
+    { .name = "run-dir", .scopes = CS_GLOBAL, .type = CT_PATH, G(run_dir),
+      .def = "/run/courser", .help = "folder of the UNIX sockets (qmgr.sock, acctd.sock, control.sock)" },
+    { .name = "log-file", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT, .type = CT_PATH, G(log_file),
+      .def = "(standard error)", .help = "log file of every process" },
+    { .name = "daemon-dir", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT, .type = CT_PATH, G(daemon_dir),
+      .def = "(the master's folder)", .help = "folder holding smtpd, qmgr, smtp-out, ... programs" },
+    { .name = "dns-server", .synonyms = "name-server", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_dns_server, .syntax = "IP or IP:PORT",
+      .def = "(system resolver)", .help = "the one DNS resolver to ask (port 53 if none given)" },
+    { .name = "host-name", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT, .type = CT_HOST, G(host_name),
+      .def = "(system host name)", .help = "name in the SMTP greeting, EHLO, Received: and bounces" },
+    { .name = "postmaster", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT, .type = CT_ADDRESS, G(postmaster),
+      .def = "(none)", .help = "address of the person responsible (From: of bounces)" },
+    { .name = "user", .scopes = CS_GLOBAL, .type = CT_USER, G(user), .def = "courser",
+      .help = "Unix user the daemons run as when started as root" },
+    { .name = "default-virtual-mta", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT, .type = CT_NAME,
+      G(default_vmta), .apply = cfg_apply_vmta_ref, .def = "(the implicit {default})",
+      .help = "virtual MTA or pool for messages that name none" },
+    { .name = "smtpd-processes", .scopes = CS_GLOBAL, .type = CT_U32, G(smtpd_processes),
+      .min = 1, .max = 64, .def = "2", .help = "number of SMTP server processes" },
+    { .name = "smtp-out-processes", .scopes = CS_GLOBAL, .type = CT_U32, G(smtp_out_processes),
+      .min = 1, .max = 64, .def = "2", .help = "number of delivery processes" },
+    { .name = "smtp-out-slots", .scopes = CS_GLOBAL, .type = CT_U32, G(smtp_out_slots),
+      .min = 1, .max = 100000, .def = "200", .help = "deliveries in flight per delivery process" },
+    { .name = "sync-msg-create", .scopes = CS_GLOBAL, .type = CT_BOOL, G(sync_msg_create),
+      .def = "yes", .help = "fsync a message before answering 250 (PowerMTA's sample config says false; Courser is durable by default)" },
+    { .name = "smtp-listener", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_listener, .syntax = "IP:PORT [source=NAME]",
+      .def = "0.0.0.0:25", .help = "accept SMTP on this address; `0/0:PORT` = all IPv4; source= applies a named `<source>`" },
+    { .name = "relay-domain", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_relay_domain, .syntax = "domain pattern",
+      .def = "(none)", .help = "accept mail for this domain from anyone (`[*.]x` and `*.x` allowed)" },
+
+    /* ---- <smtp-listener> ---- */
+    { .name = "source", .scopes = CS_LISTENER, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_listener_source, .syntax = "NAME", .def = "(none)",
+      .help = "named `<source>` block applied to connections on this listener" },
+
+    /* ---- <source> ---- */
+    { .name = "smtp-service", .scopes = CS_SOURCE, .type = CT_BOOL, S(smtp_service, 0),
+      .def = "yes", .help = "accept SMTP from these clients at all" },
+    { .name = "always-allow-relaying", .scopes = CS_SOURCE, .type = CT_BOOL,
+      S(always_allow_relaying, 1), .def = "no", .help = "accept mail for any domain from these clients" },
+    { .name = "default-virtual-mta", .scopes = CS_SOURCE, .flags = CDF_DEF_TEXT, .type = CT_NAME,
+      S(default_vmta, 2), .apply = cfg_apply_vmta_ref, .def = "(the global default-virtual-mta)",
+      .help = "virtual MTA or pool for messages from these clients" },
+    { .name = "max-message-size", .scopes = CS_SOURCE, .type = CT_SIZE, S(max_message_size, 3),
+      .min = 0, .max = 1ULL << 40, .def = "50M", .help = "largest message accepted (SIZE); 0 or unlimited = no limit" },
+    { .name = "max-rcpt-per-message", .scopes = CS_SOURCE, .type = CT_U32, S(max_rcpt_per_message, 4),
+      .min = 0, .max = 1000000, .def = "1000", .help = "recipients per message; 0 = no limit" },
+    { .name = "smtp-command-timeout", .scopes = CS_SOURCE, .type = CT_INTERVAL,
+      S(smtp_command_timeout, 5), .min = 1, .max = DAY, .def = "5m",
+      .help = "how long to wait for the client's next command" },
+    { .name = "smtp-data-timeout", .scopes = CS_SOURCE, .type = CT_INTERVAL, S(smtp_data_timeout, 6),
+      .min = 1, .max = DAY, .def = "10m", .help = "how long to wait for more message data" },
+    { .name = "max-errors-per-session", .scopes = CS_SOURCE, .type = CT_U32, S(max_errors, 7),
+      .min = 0, .max = 100000, .def = "10", .help = "disconnect after this many failed commands (Courser's name); 0 = no limit" },
+    { .name = "max-line-length", .scopes = CS_SOURCE, .type = CT_U32, S(max_line_length, 8),
+      .min = 512, .max = 1048576, .def = "1000", .help = "longest SMTP line in bytes incl. CRLF (RFC 5321 4.5.3.1.6)" },
+    { .name = "process-x-virtual-mta", .scopes = CS_SOURCE, .type = CT_BOOL,
+      S(process_x_virtual_mta, 9), .def = "no", .help = "choose the virtual MTA from the X-Virtual-MTA header" },
+    { .name = "process-x-job", .scopes = CS_SOURCE, .type = CT_BOOL, S(process_x_job, 10),
+      .def = "no", .help = "take the job id from the X-Job header" },
+    { .name = "add-received-header", .scopes = CS_SOURCE, .type = CT_BOOL,
+      S(add_received_header, 11), .def = "yes", .help = "add a Received: header" },
+
+    /* ---- <virtual-mta>, <virtual-mta-pool> ---- */
+    { .name = "smtp-source-host", .scopes = CS_VMTA, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_source_host, .syntax = "IP HOSTNAME",
+      .def = "(the system's choice, EHLO host-name)", .help = "source IP and EHLO name; several are used round robin" },
+    { .name = "virtual-mta", .scopes = CS_POOL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_pool_member, .syntax = "NAME", .def = "(none)",
+      .help = "a member of the pool (a `<virtual-mta>` defined anywhere in the file)" },
+
+    /* ---- <domain> ---- */
+    { .name = "route", .synonyms = "smtp-hosts", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(route, 0), .apply = cfg_apply_route, .syntax = "host[:port] list",
+      .def = "(MX lookup)", .help = "deliver to these hosts (`[IP]:PORT` or `host:port`, `,`/`;` separated) instead of the MX" },
+    { .name = "retry-after", .scopes = CS_DOMAIN, .type = CT_SPECIAL, D_RETRY, .apply = cfg_apply_retry,
+      .syntax = "interval list", .def = "10m",
+      .help = "wait before retry N (up to 30 intervals; the last repeats)" },
+    { .name = "retry-recipients-after", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(retry_recipients_after, 2), .min = 0, .max = 30 * DAY, .def = "10m",
+      .help = "least wait before retrying a recipient that got a 4xx" },
+    { .name = "bounce-after", .synonyms = "expire-after", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(bounce_after, 3), .min = 60, .max = 365 * DAY, .def = "4d12h",
+      .help = "give up and bounce a message this long after it was queued" },
+    { .name = "max-smtp-retries", .scopes = CS_DOMAIN, .type = CT_U32, D(max_smtp_retries, 4),
+      .min = 0, .max = 100000, .def = "0", .help = "bounce after this many delivery attempts; 0 = no limit" },
+    { .name = "max-smtp-out", .scopes = CS_DOMAIN, .type = CT_U32, D(max_smtp_out, 5),
+      .min = 1, .max = 100000, .def = "20", .help = "concurrent connections per queue (domain/virtual MTA)" },
+    { .name = "max-msg-per-connection", .scopes = CS_DOMAIN, .type = CT_U32,
+      D(max_msg_per_connection, 6), .min = 0, .max = 1000000, .def = "0",
+      .help = "reconnect after this many messages; 0 = no limit" },
+    { .name = "max-rcpt-per-transaction", .synonyms = "max-rcpt-per-message", .scopes = CS_DOMAIN,
+      .type = CT_U32, D(max_rcpt_per_transaction, 7), .min = 1, .max = 100000, .def = "1000",
+      .help = "recipients per SMTP transaction; more are split" },
+    { .name = "connect-timeout", .scopes = CS_DOMAIN, .type = CT_INTERVAL, D(connect_timeout, 8),
+      .min = 1, .max = DAY, .def = "2m", .help = "TCP connect timeout" },
+    { .name = "smtp-greeting-timeout", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(greeting_timeout, 9), .min = 1, .max = DAY, .def = "5m", .help = "wait for the server's 220 greeting" },
+    { .name = "data-send-timeout", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(data_send_timeout, 10), .min = 1, .max = DAY, .def = "3m", .help = "wait for the server to take more data" },
+    { .name = "smtp-data-termination-timeout", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(data_termination_timeout, 11), .min = 1, .max = DAY, .def = "10m",
+      .help = "wait for the reply to the final `.`" },
+    { .name = "connection-idle-timeout", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(idle_timeout, 12), .min = 0, .max = 600, .def = "0",
+      .help = "keep an idle connection open this long for new mail (at most 10m)" },
+
+    /* ---- <acct-file> ---- */
+    { .name = "records", .scopes = CS_ACCT, .type = CT_SPECIAL, A(records), .apply = cfg_apply_records,
+      .syntax = "record type list", .def = "d,b",
+      .help = "record types written: d b t tq r f rb rs (or delivery, bounce, transient, transient-queue, receipt, feedback-loop, remote-bounce, remote-status)" },
+    { .name = "record-fields", .scopes = CS_ACCT, .type = CT_SPECIAL, A(fields), .apply = cfg_apply_fields,
+      .syntax = "[TYPES] field list", .def = "*",
+      .help = "CSV columns, `*` = all; one list for all record types (a TYPES prefix is checked, then ignored)" },
+    { .name = "max-size", .scopes = CS_ACCT, .type = CT_SIZE, A(max_size), .min = 0,
+      .max = 1ULL << 40, .def = "250M", .help = "rotate the file when it grows past this; 0 = never" },
+
+    /* ---- PowerMTA directives Courser does not implement yet ---- */
+    NOTYET("max-msg-rate", "recipients per interval per queue"),
+    NOTYET("max-connect-rate", "new connections per interval"),
+    NOTYET("max-data-volume-rate", "bytes per interval"),
+    NOTYET("max-conn-rate", "(FAQ name of max-connect-rate)"),
+    NOTYET("max-errors-per-connection", "drop a connection after N recipient errors"),
+    NOTYET("backoff-max-smtp-out", "max-smtp-out in backoff mode"),
+    NOTYET("backoff-max-msg-rate", "max-msg-rate in backoff mode"),
+    NOTYET("backoff-max-connect-rate", "max-connect-rate in backoff mode"),
+    NOTYET("backoff-retry-after", "retry-after in backoff mode"),
+    NOTYET("backoff-to-normal-after", "return from backoff mode after"),
+    NOTYET("backoff-to-normal-after-delivery", "return from backoff after a delivery"),
+    NOTYET("backoff-notify", "e-mail on backoff"),
+    NOTYET("dkim-sign", "DKIM-sign mail of this queue"),
+    NOTYET("dkim-algorithm", "DKIM algorithm"),
+    NOTYET("dkim-identity", "DKIM signing identity"),
+    NOTYET("domain-key", "DKIM key: selector,domain,file"),
+    NOTYET("use-starttls", "opportunistic outbound TLS"),
+    NOTYET("require-starttls", "mandatory outbound TLS"),
+    NOTYET("allow-starttls", "offer STARTTLS to clients"),
+    NOTYET("smtp-pattern-list", "reply patterns that switch a queue to backoff"),
+    NOTYET("pattern-list", "header/envelope patterns that choose a virtual MTA"),
+    NOTYET("queue-priority", "priority between queues"),
+    NOTYET("total-max-smtp-out", "connections of all queues together"),
+    NOTYET("total-max-smtp-in", "inbound connections together"),
+    NOTYET("domain-macro", "named domain lists for `<domain $NAME>`"),
+    NOTYET("process-x-envid", "take the envelope id from X-Envid"),
+    NOTYET("retry-after-dns-error", "retry interval after a DNS failure"),
+    NOTYET("retry-upon-new-mail", "new mail wakes a queue in retry"),
+    NOTYET("bounce-upon-no-mx", "bounce when the domain has no MX"),
+    NOTYET("bounce-upon-5xx-greeting", "bounce upon a 5xx greeting"),
+    NOTYET("bounce-upon-transfer-failure", "bounce when the transfer fails"),
+    NOTYET("type", "queue type: smtp, pipe, file, discard"),
+    NOTYET("queue-to", "merge domains into a named queue"),
+    NOTYET("default-smtp-port", "port used for MX hosts"),
+    NOTYET("smtp-out-rampup-interval", "gap between new connections"),
+    NOTYET("reroute-to-virtual-mta", "send a queue's mail via another virtual MTA"),
+    NOTYET("notify-of-delay-every", "delay DSN interval"),
+    NOTYET("dsn-format", "bounce format"),
+    NOTYET("auth-username", "outbound SMTP AUTH user"),
+    NOTYET("auth-password", "outbound SMTP AUTH password"),
+    NOTYET("disable-mx-rollup", "per-queue MX rollup switch"),
+    NOTYET("mx-connection-limit", "connections per MX"),
+    NOTYET("ip-connection-limit", "connections per destination IP"),
+    NOTYET("sync-msg-update", "fsync every spool update"),
+    NOTYET("run-as-root", "run the daemon as root"),
+    NOTYET("http-mgmt-port", "web monitor port"),
+    NOTYET("http-access", "web monitor access list"),
+    NOTYET("host-id", "id for unique Message-IDs"),
+    NOTYET("relay-address", "accept mail for this address from anyone"),
+    NOTYET("smtp-await-slot", "wait for a free inbound slot"),
+    NOTYET("require-auth", "require SMTP AUTH"),
+    NOTYET("allow-auth", "offer SMTP AUTH"),
+    NOTYET("jobid-header", "header carrying the job id"),
+    NOTYET("retain-x-job", "keep the X-Job header"),
+    NOTYET("retain-x-virtual-mta", "keep the X-Virtual-MTA header"),
+    NOTYET("add-message-id-header", "add a Message-ID header"),
+    NOTYET("add-date-header", "add a Date header"),
+    NOTYET("hide-message-source", "omit the client from Received:"),
+    NOTYET("remove-header", "strip a header"),
+    NOTYET("max-message-hops", "loop detection by Received: count"),
+    NOTYET("log-connections", "log connections"),
+    NOTYET("log-commands", "log SMTP commands"),
+    NOTYET("log-data", "log message data"),
+    NOTYET("log-rotate", "number of log files kept"),
+    NOTYET("immediate-tls", "SMTPS on a listener"),
+    NOTYET("move-interval", "rotate accounting files by time"),
+    NOTYET("move-to", "folder for rotated accounting files"),
+    NOTYET("delete-after", "delete rotated accounting files"),
+    NOTYET("world-readable", "accounting file mode"),
+    NOTYET("priority", "spool priority"),
+    NOTYET("min-free-space", "spool free-space floor"),
+    NOTYET("deliver-only", "drain a foreign spool"),
+    NOTYET_BLOCK("pattern-list", "header/envelope patterns"),
+    NOTYET_BLOCK("smtp-pattern-list", "reply patterns and backoff actions"),
+    NOTYET_BLOCK("bounce-category-patterns", "bounce category regexes"),
+    NOTYET_BLOCK("mx-rollup-list", "MX rollup"),
+    NOTYET_BLOCK("bounce-processor", "inbound DSN processing"),
+    NOTYET_BLOCK("feedback-loop-processor", "inbound ARF processing"),
+    NOTYET_BLOCK("smtp-user", "SMTP AUTH users"),
+    NOTYET_BLOCK("source-group", "limits shared by sources"),
+    NOTYET_BLOCK("address-list", "suppression lists"),
+    NOTYET_BLOCK("email-patterns", "DSN/FBL body patterns"),
+    NOTYET_BLOCK("rewrite-list", "address rewriting"),
+    NOTYET_BLOCK("domain-key-list", "named DKIM key sets"),
+    NOTYET_BLOCK("dns", "DNS pre-caching"),
+    NOTYET_BLOCK("aliases", "local aliases"),
+};
+const size_t cfg_table_len = sizeof(cfg_table) / sizeof(cfg_table[0]);
+
+/* name_is - whether name is d's name or one of its synonyms. */
+static int name_is(const struct cfg_directive *d, const char *name)
+{
+    const char *s = d->synonyms, *comma;
+    size_t n = strlen(name);
+
+    if (strcasecmp(d->name, name) == 0)
+        return 1;
+    while (s != NULL && *s != '\0') {
+        comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (len == n && strncasecmp(s, name, n) == 0)
+            return 1;
+        s = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+const struct cfg_directive *cfg_table_lookup(const char *name, int is_block, unsigned scope)
+{
+    const struct cfg_directive *any = NULL;
+    size_t i;
+
+    for (i = 0; i < cfg_table_len; i++) {
+        const struct cfg_directive *d = &cfg_table[i];
+        if ((d->type == CT_BLOCK) != (is_block != 0) || !name_is(d, name))
+            continue;
+        if ((d->scopes & scope) != 0)
+            return d;
+        if (any == NULL)
+            any = d;
+    }
+    return any;
+}
+
+const char *cfg_scope_name(unsigned scope)
+{
+    switch (scope) {
+    case CS_GLOBAL:   return "global scope";
+    case CS_SOURCE:   return "<source>";
+    case CS_DOMAIN:   return "<domain>";
+    case CS_VMTA:     return "<virtual-mta>";
+    case CS_POOL:     return "<virtual-mta-pool>";
+    case CS_ACCT:     return "<acct-file>";
+    case CS_LISTENER: return "<smtp-listener>";
+    case CS_SPOOL:    return "<spool>";
+    default:          return "?";
+    }
+}
+
