@@ -716,10 +716,12 @@ void config_free(struct config *cfg)
     for (i = 0; i < cfg->nvmtas; i++) {
         free(cfg->vmtas[i].hosts);
         free(cfg->vmtas[i].domains);
+        free(cfg->vmtas[i].keys);
     }
     for (i = 0; i < cfg->npools; i++) {
         free(cfg->pools[i].members);
         free(cfg->pools[i].domains);
+        free(cfg->pools[i].keys);
     }
     free(cfg->listeners);
     free(cfg->sources);
@@ -728,5 +730,6 @@ void config_free(struct config *cfg)
     free(cfg->domains);
     free(cfg->acct_files);
     free(cfg->relay_domains);
+    free(cfg->domain_keys);
     free(cfg);
 }

@@ -74,7 +74,20 @@ struct cfg_domain_settings {
     uint32_t data_send_timeout;     /* default 3m */
     uint32_t data_termination_timeout; /* smtp-data-termination-timeout, 10m */
     uint32_t idle_timeout;          /* connection-idle-timeout, default 0 */
+    /* DKIM (issue 5; docs/dkim.md) */
+    int dkim_sign;                  /* default no */
+    unsigned dkim_algorithms;       /* dkim-algorithm: DKIM_ALG_* bits of dkim_key.h, default both */
+    int dkim_canon[2];              /* header, body: DKIM_CANON_* of dkim_canon.h, relaxed/relaxed */
+    char dkim_headers[512];         /* extra names to sign, comma-separated, lowercase */
+    char dkim_identity[CFG_NAME_MAX];   /* "" = Sender, else From; "@d" or "l@d" */
+    char dkim_identity_fallback[CFG_NAME_MAX]; /* when no key fits the identity; "" = none */
+    int dkim_add_timestamp;         /* t=, default no */
+    uint32_t dkim_expire_after;     /* x = t + this, seconds; 0 = none */
+    int dkim_fail_action;           /* CFG_DKIM_DEFER (default) or CFG_DKIM_SEND_UNSIGNED */
+    int dkim_oversign;              /* dkim-disallow-adding-headers, default yes */
 };
+
+enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
 
 struct cfg_domain {
     char pattern[CFG_NAME_MAX];     /* "*", "a.com", "*.a.com", "[*.]a.com" */
@@ -82,6 +95,16 @@ struct cfg_domain {
     int line;
     uint64_t set;                   /* which settings this block sets */
     struct cfg_domain_settings s;
+};
+
+/* domain-key SELECTOR,DOMAIN,FILE[,rsa|ed25519] */
+struct cfg_domain_key {
+    char selector[64];
+    char domain[CFG_NAME_MAX];      /* "*" = the identity's own domain */
+    char path[PATH_MAX];            /* absolute */
+    int alg;                        /* DKIM_ALG_* of dkim_key.h; default rsa */
+    char file[PATH_MAX];
+    int line;
 };
 
 struct cfg_source_host {
@@ -97,6 +120,8 @@ struct cfg_vmta {
     size_t ndomains;
     char file[PATH_MAX];
     int line;
+    struct cfg_domain_key *keys;    /* domain-key in this vmta (wins over global) */
+    size_t nkeys;
 };
 
 struct cfg_pool {
@@ -107,6 +132,8 @@ struct cfg_pool {
     size_t ndomains;
     char file[PATH_MAX];
     int line;
+    struct cfg_domain_key *keys;    /* domain-key in this pool */
+    size_t nkeys;
 };
 
 enum acct_record_type_bit {
@@ -149,6 +176,10 @@ struct config {
     struct cfg_domain *domains;     size_t ndomains;    /* global <domain> */
     struct cfg_acct_file *acct_files; size_t nacct_files;
     char (*relay_domains)[CFG_NAME_MAX]; size_t nrelay_domains;
+    /* DKIM (issue 5) */
+    struct cfg_domain_key *domain_keys; size_t ndomain_keys;   /* global domain-key */
+    char dkim_key_dir[PATH_MAX];    /* "" = none: DIR/DOMAIN/SELECTOR.pem */
+    char dkim_user[64];             /* dkimsign's user when started as root, "courser-dkim" */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err

@@ -169,6 +169,21 @@ int cfg_apply_records(struct cfg_parser *p, const struct cfg_directive *d, const
 int cfg_apply_fields(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
 
+/* DKIM handlers (config_dkim.c). */
+int cfg_apply_domain_key(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_dkim_algorithm(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_dkim_canon(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_dkim_headers(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_dkim_identity(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_dkim_fail_action(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+#define CFG_DOMAIN_KEYS_MAX 65536   /* domain-key lines in one scope */
+
 /* Helpers shared by config.c and config_value.c. */
 void *cfg_array_add(void *arrp, size_t *n, size_t elsize, size_t max);
 int cfg_ref_add(struct cfg_parser *p, enum cfg_ref_kind kind, const char *directive,

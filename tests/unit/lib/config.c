@@ -540,7 +540,7 @@ static void test_errors(void **state)
     expect_err("foo bar\n", "1: unknown directive 'foo'");
     expect_err("\xef\xbb\xbf# BOM\r\nhost-name x.example\r\nfoo\r\n", "3: unknown directive 'foo'");
     expect_err("\n\nmax-msg-rate 600/h\n", "3: not supported yet: max-msg-rate");
-    expect_err("<domain *>\n  dkim-sign yes\n</domain>\n", "2: not supported yet: dkim-sign");
+    expect_err("<domain *>\n  use-starttls yes\n</domain>\n", "2: not supported yet: use-starttls");
     expect_err("<smtp-pattern-list x>\n</smtp-pattern-list>\n", "1: not supported yet: <smtp-pattern-list>");
     expect_err("smtp-service yes\n", "1: smtp-service is not allowed in global scope");
     expect_err("<source 10.0.0.0/8>\nmax-smtp-out 3\n</source>\n",

@@ -1,0 +1,136 @@
+/* Unit tests: the accounting LMDB (acctd/acctdb.c): write batches, look up
+ * by queue id, recipient (case-insensitive) and job, sequence continuing
+ * across a reopen, read-only opening of an empty database. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "../../../acctd/acctdb.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/courser-acctdb-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[512];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+struct found {
+    char lines[8][128];
+    int n;
+};
+
+static void collect(const char *line, size_t len, void *arg)
+{
+    struct found *f = arg;
+
+    assert_true(f->n < 8 && len < 128);
+    memcpy(f->lines[f->n], line, len);
+    f->lines[f->n][len] = '\0';
+    f->n++;
+}
+
+static int lookup(struct acctdb *db, enum acctdb_index idx, const char *key, struct found *f)
+{
+    char err[256];
+
+    memset(f, 0, sizeof(*f));
+    int n = acctdb_lookup(db, idx, key, collect, f, err, sizeof(err));
+    if (n < 0)
+        print_message("lookup: %s\n", err);
+    return n;
+}
+
+static void test_round_trip(void **state)
+{
+    char path[300], err[256];
+    struct acctdb *db;
+    struct found f;
+    struct acctdb_item items[] = {
+        { "d,line1", "QID1", "Alice@Example.COM", "job7" },
+        { "t,line2", "QID2", "bob@example.com", NULL },
+        { "d,line3", "QID1", "bob@example.com", "job7" },
+    };
+    struct acctdb_item more[] = { { "b,line4", "QID3", "alice@example.com", "" } };
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/acct.lmdb", dir);
+    /* read-only before anything exists: refused (no environment) */
+    assert_int_equal(acctdb_open(&db, path, 0, 1, err, sizeof(err)), -1);
+
+    assert_int_equal(acctdb_open(&db, path, 1 << 20, 0, err, sizeof(err)), 0);
+    assert_int_equal(lookup(db, ACCTDB_BY_RCPT, "alice@example.com", &f), 0);
+    assert_int_equal(acctdb_put(db, items, 3, err, sizeof(err)), 0);
+    assert_int_equal(lookup(db, ACCTDB_BY_QUEUE_ID, "QID1", &f), 2);
+    assert_string_equal(f.lines[0], "d,line1");
+    assert_string_equal(f.lines[1], "d,line3");
+    assert_int_equal(lookup(db, ACCTDB_BY_RCPT, "ALICE@example.com", &f), 1);
+    assert_string_equal(f.lines[0], "d,line1");
+    assert_int_equal(lookup(db, ACCTDB_BY_RCPT, "bob@example.com", &f), 2);
+    assert_string_equal(f.lines[0], "t,line2");
+    assert_int_equal(lookup(db, ACCTDB_BY_JOB, "job7", &f), 2);
+    assert_int_equal(lookup(db, ACCTDB_BY_JOB, "nojob", &f), 0);
+    assert_int_equal(lookup(db, ACCTDB_BY_QUEUE_ID, "", &f), 0);
+    acctdb_close(db);
+
+    /* reopen: the sequence continues, old records stay */
+    assert_int_equal(acctdb_open(&db, path, 1 << 20, 0, err, sizeof(err)), 0);
+    assert_int_equal(acctdb_put(db, more, 1, err, sizeof(err)), 0);
+    acctdb_close(db);
+    assert_int_equal(acctdb_open(&db, path, 0, 1, err, sizeof(err)), 0);
+    assert_int_equal(lookup(db, ACCTDB_BY_RCPT, "alice@example.com", &f), 2);
+    assert_string_equal(f.lines[0], "d,line1");
+    assert_string_equal(f.lines[1], "b,line4");
+    assert_int_equal(lookup(db, ACCTDB_BY_QUEUE_ID, "QID3", &f), 1);
+    acctdb_close(db);
+}
+
+static void test_map_grows(void **state)
+{
+    char path[300], err[256], line[2048];
+    struct acctdb_item it[64];
+    struct acctdb *db;
+    struct found f;
+    int i, round;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/small.lmdb", dir);
+    /* 64 KiB map: far too small for 1000 x 2 KiB lines; must grow */
+    assert_int_equal(acctdb_open(&db, path, 64 * 1024, 0, err, sizeof(err)), 0);
+    memset(line, 'x', sizeof(line) - 1);
+    line[sizeof(line) - 1] = '\0';
+    for (i = 0; i < 64; i++) {
+        it[i].line = line;
+        it[i].queue_id = "Q";
+        it[i].rcpt = NULL;
+        it[i].job_id = NULL;
+    }
+    for (round = 0; round < 16; round++)
+        assert_int_equal(acctdb_put(db, it, 64, err, sizeof(err)), 0);
+    memset(&f, 0, sizeof(f));
+    acctdb_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
