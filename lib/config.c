@@ -113,12 +113,19 @@ static int block_domain(struct cfg_parser *p, const char *arg, struct cfg_block 
     char q[160];
 
     cfg_quote(q, sizeof(q), arg);
-    if (strchr(arg, '$') != NULL)
-        return snprintf(why, whylen, "domain macros are not supported yet: '%s'", q), -1;
-    if (arg[0] == '[' && arg[1] != '*')
+    /* "$NAME" is a domain-macro, resolved once the whole file is read
+     * (cfg_route_finish), so a macro may be defined after its use. */
+    if (arg[0] == '$') {
+        if (!cfg_name_ok(arg + 1) || strchr(arg + 1, '$') != NULL)
+            return snprintf(why, whylen, "not a macro name: '%s'", q), -1;
+    } else if (strchr(arg, '$') != NULL) {
+        return snprintf(why, whylen, "macros inside a domain (x.$NAME) are not supported yet: '%s'",
+                        q), -1;
+    } else if (arg[0] == '[' && arg[1] != '*') {
         return snprintf(why, whylen, "IP literal domains are not supported yet: '%s'", q), -1;
-    if (!cfg_domain_pattern_ok(arg))
+    } else if (!cfg_domain_pattern_ok(arg)) {
         return snprintf(why, whylen, "not a domain pattern: '%s'", q), -1;
+    }
     if (b->parent == CS_VMTA) {
         b->outer = p->stack[p->nstack - 1].index;
         arr = &cfg->vmtas[b->outer].domains;
@@ -296,6 +303,9 @@ static int open_block(struct cfg_parser *p, char *inner)
     } else if (strcmp(d->name, "spool") == 0) {
         b.scope = CS_SPOOL;
         rc = block_spool(p, arg, why, sizeof(why));
+    } else if (strcmp(d->name, "pattern-list") == 0) {
+        b.scope = CS_PATTERN;
+        rc = cfg_pattern_list_block(p, arg, &b.index, why, sizeof(why));
     } else {
         return fail(p, "%s:%d: <%s>: no handler (bug)", p->file, p->line, d->name);
     }
@@ -592,6 +602,11 @@ static int check_refs(struct cfg_parser *p)
                 return fail(p, "%s:%d: %s: no such <virtual-mta> or <virtual-mta-pool>: '%s'",
                             r->file, r->line, r->directive, q);
             break;
+        case REF_PATTERN_LIST:
+            if (config_find_pattern_list(cfg, r->name) == NULL)
+                return fail(p, "%s:%d: %s: no such <pattern-list>: '%s'", r->file, r->line,
+                            r->directive, q);
+            break;
         case REF_SOURCE:
             for (j = 0, ok = 0; j < cfg->nsources && !ok; j++)
                 ok = !cfg->sources[j].is_cidr && strcasecmp(cfg->sources[j].name, r->name) == 0;
@@ -697,7 +712,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     if (gethostname(cfg->host_name, sizeof(cfg->host_name) - 1) < 0 || cfg->host_name[0] == '\0')
         snprintf(cfg->host_name, sizeof(cfg->host_name), "localhost");
     if (set_paths(&p, path) < 0 || parse_file(&p, path) < 0 || check_refs(&p) < 0
-        || check_pools(&p) < 0 || finish(&p) < 0) {
+        || check_pools(&p) < 0 || cfg_route_finish(&p, err, errlen) < 0 || finish(&p) < 0) {
         parser_free(&p);
         config_free(cfg);
         return -1;
@@ -720,6 +735,7 @@ void config_free(struct config *cfg)
     }
     for (i = 0; i < cfg->npools; i++) {
         free(cfg->pools[i].members);
+        free(cfg->pools[i].weights);
         free(cfg->pools[i].domains);
         free(cfg->pools[i].keys);
     }
@@ -731,5 +747,6 @@ void config_free(struct config *cfg)
     free(cfg->acct_files);
     free(cfg->relay_domains);
     free(cfg->domain_keys);
+    cfg_route_free(cfg);
     free(cfg);
 }

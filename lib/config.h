@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include "net.h"
 #include "acct.h"
+#include "pattern_list.h"
 
 #define CFG_NAME_MAX   256
 #define CFG_RETRY_MAX  30
@@ -44,6 +45,12 @@ struct cfg_source_settings {
     int process_x_virtual_mta;      /* default no */
     int process_x_job;              /* default no */
     int add_received_header;        /* default yes */
+    /* routing (issue 3) */
+    char pattern_list[CFG_NAME_MAX];/* <pattern-list> choosing the vmta, "" = none */
+    int retain_x_virtual_mta;       /* keep the X-Virtual-MTA header, default no */
+    int reject_invalid_virtual_mta; /* 550 for an unknown vmta in the header, default yes */
+    int retain_x_job;               /* keep the X-Job header, default no */
+    char jobid_header[PL_HEADER_MAX];/* the header carrying the job id, default x-job */
 };
 
 struct cfg_source {
@@ -85,12 +92,15 @@ struct cfg_domain_settings {
     uint32_t dkim_expire_after;     /* x = t + this, seconds; 0 = none */
     int dkim_fail_action;           /* CFG_DKIM_DEFER (default) or CFG_DKIM_SEND_UNSIGNED */
     int dkim_oversign;              /* dkim-disallow-adding-headers, default yes */
+    /* routing (issue 3) */
+    char queue_to[CFG_NAME_MAX];    /* share the queue NAME/vmta, "" = own queue */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
 
 struct cfg_domain {
-    char pattern[CFG_NAME_MAX];     /* "*", "a.com", "*.a.com", "[*.]a.com" */
+    char pattern[CFG_NAME_MAX];     /* "*", "a.com", "*.a.com", "[*.]a.com", "$macro" */
+    size_t macro;                   /* "$macro": index + 1 in config.macros, else 0 */
     char file[PATH_MAX];
     int line;
     uint64_t set;                   /* which settings this block sets */
@@ -127,6 +137,7 @@ struct cfg_vmta {
 struct cfg_pool {
     char name[CFG_NAME_MAX];
     char (*members)[CFG_NAME_MAX];  /* virtual-mta NAME lines */
+    uint32_t *weights;              /* weight=N of each member, default 1 */
     size_t nmembers;
     struct cfg_domain *domains;
     size_t ndomains;
@@ -134,6 +145,24 @@ struct cfg_pool {
     int line;
     struct cfg_domain_key *keys;    /* domain-key in this pool */
     size_t nkeys;
+};
+
+/* domain-macro NAME a,b,$other: items as written, then fully expanded
+ * (nested macros resolved, loops refused) when the file is loaded. */
+struct cfg_macro {
+    char name[CFG_NAME_MAX];
+    char (*items)[CFG_NAME_MAX];
+    size_t nitems;
+    char (*domains)[CFG_NAME_MAX];  /* expanded: domain patterns only */
+    size_t ndomains;
+    char file[PATH_MAX];
+    int line;
+};
+
+struct cfg_pattern_list {
+    struct pattern_list pl;         /* pl.name is the block argument */
+    char file[PATH_MAX];
+    int line;
 };
 
 enum acct_record_type_bit {
@@ -180,6 +209,10 @@ struct config {
     struct cfg_domain_key *domain_keys; size_t ndomain_keys;   /* global domain-key */
     char dkim_key_dir[PATH_MAX];    /* "" = none: DIR/DOMAIN/SELECTOR.pem */
     char dkim_user[64];             /* dkimsign's user when started as root, "courser-dkim" */
+    /* routing (issue 3) */
+    struct cfg_pattern_list *pattern_lists; size_t npattern_lists;
+    struct cfg_macro *macros;       size_t nmacros;
+    char invalid_vmta_fallback[CFG_NAME_MAX]; /* "" = refuse an unknown X-Virtual-MTA */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -197,6 +230,9 @@ void config_domain_settings(const struct config *cfg, const char *vmta,
                             const char *domain, struct cfg_domain_settings *out);
 const struct cfg_vmta *config_find_vmta(const struct config *cfg, const char *name);
 const struct cfg_pool *config_find_pool(const struct config *cfg, const char *name);
+const struct pattern_list *config_find_pattern_list(const struct config *cfg, const char *name);
+/* Whether name is a virtual MTA, a pool or {default}. */
+int config_vmta_exists(const struct config *cfg, const char *name);
 /* Whether domain matches a <domain> pattern (case-insensitive). */
 int config_domain_match(const char *pattern, const char *domain);
 /* Whether rcpt's domain is one we relay for anyone (relay-domain). */

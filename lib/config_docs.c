@@ -11,6 +11,7 @@
 
 static const unsigned doc_scopes[] = {
     CS_GLOBAL, CS_LISTENER, CS_SOURCE, CS_VMTA, CS_POOL, CS_DOMAIN, CS_ACCT, CS_SPOOL,
+    CS_PATTERN,
 };
 
 /* cell - text for a Markdown table cell ('|' escaped). */

@@ -128,19 +128,48 @@ static unsigned pattern_key(const char *pattern)
     return (unsigned)strlen(pattern) * 4 + 3;
 }
 
+/* block_key - whether block b matches domain, and how specifically.  A
+ * `<domain $MACRO>` matches as its most specific matching item, but an
+ * explicitly written pattern of the same specificity beats it (PowerMTA
+ * notes §1.1): keys are doubled, explicit ones get +1. */
+static int block_key(const struct config *cfg, const struct cfg_domain *b, const char *domain,
+                     unsigned *key)
+{
+    const struct cfg_macro *m;
+    size_t i;
+    int hit = 0;
+
+    if (b->macro == 0) {
+        if (!config_domain_match(b->pattern, domain))
+            return 0;
+        *key = pattern_key(b->pattern) * 2 + 1;
+        return 1;
+    }
+    if (cfg == NULL || b->macro > cfg->nmacros)
+        return 0;
+    m = &cfg->macros[b->macro - 1];
+    for (i = 0; i < m->ndomains; i++) {
+        unsigned k = pattern_key(m->domains[i]) * 2;
+        if (config_domain_match(m->domains[i], domain) && (!hit || k > *key)) {
+            *key = k;
+            hit = 1;
+        }
+    }
+    return hit;
+}
+
 /* merge_domains - apply the matching blocks of one list, general first. */
-static void merge_domains(const struct cfg_domain *list, size_t count, const char *domain,
-                          struct cfg_domain_settings *out)
+static void merge_domains(const struct config *cfg, const struct cfg_domain *list, size_t count,
+                          const char *domain, struct cfg_domain_settings *out)
 {
     uint16_t idx[CFG_DOMAINS_MAX];
     unsigned key[CFG_DOMAINS_MAX];
     size_t i, n = 0;
 
     for (i = 0; i < count && n < CFG_DOMAINS_MAX; i++) {
-        if (!config_domain_match(list[i].pattern, domain))
+        if (!block_key(cfg, &list[i], domain, &key[n]))
             continue;
-        idx[n] = (uint16_t)i;
-        key[n++] = pattern_key(list[i].pattern);
+        idx[n++] = (uint16_t)i;
     }
     sort_keys(idx, key, n);
     for (i = 0; i < n; i++)
@@ -168,7 +197,7 @@ void config_domain_settings(const struct config *cfg, const char *vmta, const ch
     *out = *cfg_domain_defaults();
     if (domain == NULL)
         return;
-    merge_domains(cfg->domains, cfg->ndomains, domain, out);
+    merge_domains(cfg, cfg->domains, cfg->ndomains, domain, out);
     if (vmta == NULL || vmta[0] == '\0')
         return;
     v = config_find_vmta(cfg, vmta);
@@ -176,14 +205,14 @@ void config_domain_settings(const struct config *cfg, const char *vmta, const ch
         /* A pool name: its blocks apply as they would to a member. */
         pool = config_find_pool(cfg, vmta);
         if (pool != NULL)
-            merge_domains(pool->domains, pool->ndomains, domain, out);
+            merge_domains(cfg, pool->domains, pool->ndomains, domain, out);
         return;
     }
     /* At most one pool of v has <domain> blocks (checked at load). */
     for (i = 0; i < cfg->npools; i++)
         if (cfg->pools[i].ndomains > 0 && pool_has(&cfg->pools[i], v->name))
-            merge_domains(cfg->pools[i].domains, cfg->pools[i].ndomains, domain, out);
-    merge_domains(v->domains, v->ndomains, domain, out);
+            merge_domains(cfg, cfg->pools[i].domains, cfg->pools[i].ndomains, domain, out);
+    merge_domains(cfg, v->domains, v->ndomains, domain, out);
 }
 
 const struct cfg_vmta *config_find_vmta(const struct config *cfg, const char *name)

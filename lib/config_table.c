@@ -56,6 +56,8 @@ const struct cfg_directive cfg_table[] = {
       .help = "block form of the smtp-listener directive" },
     { .name = "spool", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "PATH",
       .help = "PowerMTA's spool block: same as the spool directive (one spool only)" },
+    { .name = "pattern-list", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
+      .help = "rules choosing the virtual MTA from headers or the envelope; a `<source>` uses one with `pattern-list NAME`" },
 
     /* ---- global ---- */
     { .name = "include", .scopes = CS_ALL & ~CS_SPOOL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
@@ -101,6 +103,13 @@ const struct cfg_directive cfg_table[] = {
       .def = "(none)", .help = "a DKIM key for DOMAIN (or `*`: any identity domain); in a `<virtual-mta>` it wins over global keys; the type (default rsa) is checked when dkimsign loads FILE" },
     { .name = "dkim-key-dir", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT, .type = CT_PATH,
       G(dkim_key_dir), .def = "(none)", .help = "DKIM keys by convention: DIR/DOMAIN/SELECTOR.pem (RSA) and DIR/DOMAIN/SELECTOR.ed25519.pem; the newest file per type signs" },
+    { .name = "domain-macro", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_domain_macro, .syntax = "NAME domain,domain,$NAME...",
+      .def = "(none)", .help = "a named list of domain patterns for `<domain $NAME>`; macros may nest, a loop is an error; an explicitly listed domain beats a macro's" },
+    { .name = "invalid-virtual-mta-fallback", .scopes = CS_GLOBAL, .flags = CDF_DEF_TEXT,
+      .type = CT_SPECIAL, G(invalid_vmta_fallback), .apply = cfg_apply_vmta_fallback,
+      .syntax = "NAME", .def = "(none: refuse)",
+      .help = "virtual MTA or pool used when X-Virtual-MTA names an unknown one, instead of refusing the message" },
     { .name = "dkim-user", .scopes = CS_GLOBAL, .type = CT_USER, G(dkim_user), .def = "courser-dkim",
       .help = "Unix user dkimsign runs as when started as root; the only one that can read the keys" },
 
@@ -136,6 +145,20 @@ const struct cfg_directive cfg_table[] = {
       .def = "no", .help = "take the job id from the X-Job header" },
     { .name = "add-received-header", .scopes = CS_SOURCE, .type = CT_BOOL,
       S(add_received_header, 11), .def = "yes", .help = "add a Received: header" },
+    /* routing (issue 3; docs/routing.md) */
+    { .name = "pattern-list", .scopes = CS_SOURCE, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      S(pattern_list, 40), .apply = cfg_apply_pattern_list_ref, .syntax = "NAME", .def = "(none)",
+      .help = "the `<pattern-list>` that chooses the virtual MTA of these clients' messages (after X-Virtual-MTA, before default-virtual-mta)" },
+    { .name = "retain-x-virtual-mta", .scopes = CS_SOURCE, .type = CT_BOOL,
+      S(retain_x_virtual_mta, 41), .def = "no", .help = "keep the X-Virtual-MTA header in the delivered message" },
+    { .name = "reject-invalid-virtual-mta", .scopes = CS_SOURCE, .type = CT_BOOL,
+      S(reject_invalid_virtual_mta, 42), .def = "yes",
+      .help = "refuse at DATA (550 5.7.1) a message whose X-Virtual-MTA names no virtual MTA or pool, unless invalid-virtual-mta-fallback is set; no = ignore the header" },
+    { .name = "retain-x-job", .scopes = CS_SOURCE, .type = CT_BOOL, S(retain_x_job, 43),
+      .def = "no", .help = "keep the job-id header in the delivered message" },
+    { .name = "jobid-header", .scopes = CS_SOURCE, .type = CT_SPECIAL, S(jobid_header, 44),
+      .apply = cfg_apply_header_name, .syntax = "header name", .def = "x-job",
+      .help = "the header that carries the job id (with process-x-job yes)" },
 
     /* ---- <virtual-mta>, <virtual-mta-pool> ---- */
     { .name = "smtp-source-host", .scopes = CS_VMTA, .flags = CDF_REPEAT | CDF_DEF_TEXT,
@@ -210,6 +233,22 @@ const struct cfg_directive cfg_table[] = {
       D(dkim_oversign, 22), .def = "yes",
       .help = "over-sign From, Sender, Reply-To, Subject, Date, To, Cc, MIME and List-Unsubscribe headers so that none can be added" },
 
+    /* ---- <domain>: routing (issue 3) ---- */
+    { .name = "queue-to", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      D(queue_to, 50), .apply = cfg_apply_queue_to, .syntax = "NAME", .def = "(own queue)",
+      .help = "queue this domain's mail in the queue NAME/vmta, shared with every domain that names it; the queue's settings are those of `<domain NAME>`, which must give smtp-hosts" },
+
+    /* ---- <pattern-list> ---- */
+    { .name = "header", .scopes = CS_PATTERN, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_pattern_rule, .syntax = "NAME /REGEX/[i] virtual-mta=VMTA", .def = "(none)",
+      .help = "a header's unfolded value matches REGEX (PCRE2): route the message via VMTA (a virtual MTA or pool); first matching rule wins" },
+    { .name = "mail-from", .scopes = CS_PATTERN, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_pattern_rule, .syntax = "/REGEX/[i] virtual-mta=VMTA", .def = "(none)",
+      .help = "the MAIL FROM address matches REGEX" },
+    { .name = "rcpt-to", .scopes = CS_PATTERN, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_pattern_rule, .syntax = "/REGEX/[i] virtual-mta=VMTA", .def = "(none)",
+      .help = "any RCPT TO address matches REGEX (the result applies to the whole message, as in PowerMTA)" },
+
     /* ---- <acct-file> ---- */
     { .name = "records", .scopes = CS_ACCT, .type = CT_SPECIAL, A(records), .apply = cfg_apply_records,
       .syntax = "record type list", .def = "d,b",
@@ -237,11 +276,9 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("require-starttls", "mandatory outbound TLS"),
     NOTYET("allow-starttls", "offer STARTTLS to clients"),
     NOTYET("smtp-pattern-list", "reply patterns that switch a queue to backoff"),
-    NOTYET("pattern-list", "header/envelope patterns that choose a virtual MTA"),
     NOTYET("queue-priority", "priority between queues"),
     NOTYET("total-max-smtp-out", "connections of all queues together"),
     NOTYET("total-max-smtp-in", "inbound connections together"),
-    NOTYET("domain-macro", "named domain lists for `<domain $NAME>`"),
     NOTYET("process-x-envid", "take the envelope id from X-Envid"),
     NOTYET("retry-after-dns-error", "retry interval after a DNS failure"),
     NOTYET("retry-upon-new-mail", "new mail wakes a queue in retry"),
@@ -249,7 +286,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("bounce-upon-5xx-greeting", "bounce upon a 5xx greeting"),
     NOTYET("bounce-upon-transfer-failure", "bounce when the transfer fails"),
     NOTYET("type", "queue type: smtp, pipe, file, discard"),
-    NOTYET("queue-to", "merge domains into a named queue"),
     NOTYET("default-smtp-port", "port used for MX hosts"),
     NOTYET("smtp-out-rampup-interval", "gap between new connections"),
     NOTYET("reroute-to-virtual-mta", "send a queue's mail via another virtual MTA"),
@@ -269,9 +305,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("smtp-await-slot", "wait for a free inbound slot"),
     NOTYET("require-auth", "require SMTP AUTH"),
     NOTYET("allow-auth", "offer SMTP AUTH"),
-    NOTYET("jobid-header", "header carrying the job id"),
-    NOTYET("retain-x-job", "keep the X-Job header"),
-    NOTYET("retain-x-virtual-mta", "keep the X-Virtual-MTA header"),
     NOTYET("add-message-id-header", "add a Message-ID header"),
     NOTYET("add-date-header", "add a Date header"),
     NOTYET("hide-message-source", "omit the client from Received:"),
@@ -289,7 +322,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("priority", "spool priority"),
     NOTYET("min-free-space", "spool free-space floor"),
     NOTYET("deliver-only", "drain a foreign spool"),
-    NOTYET_BLOCK("pattern-list", "header/envelope patterns"),
     NOTYET_BLOCK("smtp-pattern-list", "reply patterns and backoff actions"),
     NOTYET_BLOCK("bounce-category-patterns", "bounce category regexes"),
     NOTYET_BLOCK("mx-rollup-list", "MX rollup"),
@@ -352,6 +384,7 @@ const char *cfg_scope_name(unsigned scope)
     case CS_ACCT:     return "<acct-file>";
     case CS_LISTENER: return "<smtp-listener>";
     case CS_SPOOL:    return "<spool>";
+    case CS_PATTERN:  return "<pattern-list>";
     default:          return "?";
     }
 }

@@ -22,8 +22,9 @@ enum cfg_scope {
     CS_ACCT = 1 << 5,
     CS_LISTENER = 1 << 6,
     CS_SPOOL = 1 << 7,
+    CS_PATTERN = 1 << 12,       /* <pattern-list> (issue 3) */
 };
-#define CS_ALL 0xffu
+#define CS_ALL 0xffffu
 
 enum cfg_vtype {
     CT_BOOL,        /* int */
@@ -115,7 +116,7 @@ struct cfg_block {
 };
 
 /* A name that must exist once the whole file is read. */
-enum cfg_ref_kind { REF_VMTA, REF_VMTA_OR_POOL, REF_SOURCE };
+enum cfg_ref_kind { REF_VMTA, REF_VMTA_OR_POOL, REF_SOURCE, REF_PATTERN_LIST };
 struct cfg_ref {
     enum cfg_ref_kind kind;
     char directive[64];
@@ -168,6 +169,31 @@ int cfg_apply_records(struct cfg_parser *p, const struct cfg_directive *d, const
         void *base, char *why, size_t whylen);
 int cfg_apply_fields(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
+
+/* Routing handlers and whole-file checks (config_route.c, issue 3). */
+int cfg_apply_pattern_rule(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_pattern_list_ref(struct cfg_parser *p, const struct cfg_directive *d,
+        const char *value, void *base, char *why, size_t whylen);
+int cfg_apply_domain_macro(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_queue_to(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_vmta_fallback(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_header_name(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+/* Open "<pattern-list NAME>". */
+int cfg_pattern_list_block(struct cfg_parser *p, const char *arg, size_t *index, char *why,
+        size_t whylen);
+/* After the whole file: expand macros (loops are errors), attach <domain
+ * $NAME> blocks to them, check queue-to targets.  -1 with the full
+ * "file:line: ..." message in err. */
+int cfg_route_finish(struct cfg_parser *p, char *err, size_t errlen);
+void cfg_route_free(struct config *cfg);
+#define CFG_MACROS_MAX      1024
+#define CFG_MACRO_ITEMS_MAX 4096
+#define CFG_PATTERN_LISTS_MAX 1024
 
 /* DKIM handlers (config_dkim.c). */
 int cfg_apply_domain_key(struct cfg_parser *p, const struct cfg_directive *d, const char *value,

@@ -500,17 +500,37 @@ int cfg_apply_pool_member(struct cfg_parser *p, const struct cfg_directive *d,
                              const char *value, void *base, char *why, size_t whylen)
 {
     struct cfg_pool *pool = &p->cfg->pools[top_index(p)];
-    char (*slot)[CFG_NAME_MAX];
+    char (*slot)[CFG_NAME_MAX], name[CFG_NAME_MAX];
+    const char *rest;
+    uint64_t weight = 1;
+    uint32_t *w;
+    size_t nw;
 
-    if (!cfg_name_ok(value) || strlen(value) >= CFG_NAME_MAX)
+    /* "NAME" or "NAME weight=N" (Courser's extension: PowerMTA's pools
+     * are plain round robin, which is weight 1 for every member). */
+    if (split2(value, name, sizeof(name), &rest) < 0 || !cfg_name_ok(name))
         return bad(why, whylen, "not a valid name", value);
+    if (*rest != '\0') {
+        if (strncasecmp(rest, "weight=", 7) != 0 || parse_u64(rest + 7, 1, 1000, &weight) < 0)
+            return bad(why, whylen, "expected NAME [weight=1..1000]", value);
+    }
+    for (size_t i = 0; i < pool->nmembers; i++)
+        if (strcasecmp(pool->members[i], name) == 0)
+            return bad(why, whylen, "already a member of this pool", name);
     slot = p->nmembers < CFG_MEMBERS_TOTAL ? cfg_array_add(&pool->members, &pool->nmembers,
                                                            CFG_NAME_MAX, CFG_MEMBERS_MAX) : NULL;
     if (slot == NULL)
         return bad(why, whylen, "too many members (or no memory)", value);
+    nw = pool->nmembers - 1;
+    w = cfg_array_add(&pool->weights, &nw, sizeof(*w), CFG_MEMBERS_MAX);
+    if (w == NULL) {
+        pool->nmembers--;
+        return bad(why, whylen, "no memory", value);
+    }
+    *w = (uint32_t)weight;
     p->nmembers++;
-    snprintf(*slot, CFG_NAME_MAX, "%s", value);
-    if (cfg_ref_add(p, REF_VMTA, "virtual-mta", value) < 0)
+    snprintf(*slot, CFG_NAME_MAX, "%s", name);
+    if (cfg_ref_add(p, REF_VMTA, "virtual-mta", name) < 0)
         return bad(why, whylen, "too many names to check (or no memory)", value);
     return 0;
 }

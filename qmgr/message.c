@@ -1,9 +1,7 @@
 /*
  * message - queued messages in memory: loading a spool file's envelope,
- * routing each recipient to its destination queue (virtual-mta from the
- * envelope, else default-virtual-mta, else "{default}"; a pool picks a
- * member round-robin), putting recipients on their queue or timer, and
- * removing the message once every recipient is final (journal "done",
+ * routing each recipient to its destination queue (route.c), putting
+ * recipients on their queue or timer, and removing the message once every recipient is final (journal "done",
  * then the spool file).
  *
  * A message holds its queue id and envelope strings once; each recipient
@@ -14,11 +12,6 @@
 #include <string.h>
 #include "log.h"
 #include "qmgr.h"
-
-struct rr_counter {
-    uint32_t n;
-    char name[];
-};
 
 /* message_rcpt_domain - lower-cased part after the last '@', "" if none. */
 const char *message_rcpt_domain(const char *addr, char *out, size_t outlen)
@@ -39,49 +32,6 @@ const char *message_rcpt_domain(const char *addr, char *out, size_t outlen)
     if (n > 0 && out[n - 1] == '.')
         out[n - 1] = '\0';
     return out;
-}
-
-/* rr_next - the next round-robin number for name (a pool or vmta). */
-static uint32_t rr_next(struct qmgr *m, const char *name)
-{
-    struct rr_counter *c = hmap_get(&m->rr, name);
-    size_t len;
-
-    if (c == NULL) {
-        len = strlen(name);
-        c = malloc(sizeof(*c) + len + 1);
-        if (c == NULL)
-            return 0;
-        c->n = 0;
-        memcpy(c->name, name, len + 1);
-        if (hmap_put(&m->rr, c->name, c) < 0) {
-            free(c);
-            return 0;
-        }
-    }
-    return c->n++;
-}
-
-/* message_route_vmta - choose the virtual-mta (and pool) of a message. */
-static int message_route_vmta(struct qmgr *m, struct qmsg *msg)
-{
-    const char *name = "{default}";
-    const struct cfg_pool *pool;
-
-    if (msg->env.vmta && msg->env.vmta[0])
-        name = msg->env.vmta;
-    else if (m->cfg && m->cfg->default_vmta[0])
-        name = m->cfg->default_vmta;
-    pool = m->cfg ? config_find_pool(m->cfg, name) : NULL;
-    if (pool && pool->nmembers > 0) {
-        msg->pool = strdup(pool->name);
-        msg->vmta = strdup(pool->members[rr_next(m, pool->name) % pool->nmembers]);
-        if (msg->pool == NULL)
-            return -1;
-    } else {
-        msg->vmta = strdup(name);
-    }
-    return msg->vmta ? 0 : -1;
 }
 
 void message_free(struct qmsg *msg)
@@ -109,7 +59,7 @@ struct qmsg *message_add(struct qmgr *m, struct spool_envelope *env, uint64_t si
     msg->size = size;
     if (msg->env.nrcpt > 0)
         msg->r = calloc(msg->env.nrcpt, sizeof(*msg->r));
-    if ((msg->env.nrcpt > 0 && msg->r == NULL) || message_route_vmta(m, msg) < 0)
+    if ((msg->env.nrcpt > 0 && msg->r == NULL) || route_message_vmta(m, msg) < 0)
         goto fail;
     for (i = 0; i < msg->env.nrcpt; i++) {
         struct qrcpt *r = &msg->r[i];
@@ -121,7 +71,7 @@ struct qmsg *message_add(struct qmgr *m, struct spool_envelope *env, uint64_t si
         message_rcpt_domain(msg->env.rcpts[i].addr, domain, sizeof(domain));
         /* no domain: left without a queue; message_schedule bounces it */
         if (domain[0]) {
-            r->q = queue_get(m, domain, msg->vmta);
+            r->q = route_queue(m, domain, msg->vmta);
             if (r->q == NULL)
                 goto fail;
         }

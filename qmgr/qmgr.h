@@ -141,7 +141,7 @@ struct qmgr {
     struct config *cfg;
     struct hmap msgs;           /* qid -> struct qmsg */
     struct hmap queues;         /* name -> struct queue */
-    struct hmap rr;             /* pool name -> struct rr_counter */
+    struct hmap rr;             /* pool name -> struct route_pool (route.c) */
     struct heap timers;         /* recipients */
     struct heap watchdogs;      /* jobs */
     struct queue *run_head, *run_tail;
@@ -160,6 +160,9 @@ struct qmgr {
     void (*emit_acct)(struct qmgr *m, const struct acct_record *r);
     void (*remove_spool)(struct qmgr *m, const char *qid);
     uint32_t (*random)(struct qmgr *m);
+    /* Whether a pool member may take new mail (not paused/disabled);
+     * NULL = every member may.  route.c skips the others. */
+    int (*vmta_usable)(struct qmgr *m, const char *vmta);
 };
 
 /* qmgr core lifetime (queue.c) */
@@ -190,6 +193,12 @@ void message_rcpt_final(struct qmgr *m, struct qrcpt *r);
 int message_check_done(struct qmgr *m, struct qmsg *msg);
 void message_free(struct qmsg *msg);
 const char *message_rcpt_domain(const char *addr, char *out, size_t outlen);
+
+/* route.c: the virtual MTA of a message, the queue of a recipient */
+int route_message_vmta(struct qmgr *m, struct qmsg *msg);
+struct queue *route_queue(struct qmgr *m, const char *domain, const char *vmta);
+const char *route_pick_member(struct qmgr *m, const struct cfg_pool *pool);
+void route_free(struct qmgr *m);
 
 /* schedule.c */
 int64_t rcpt_expiry_ms(const struct qrcpt *r);

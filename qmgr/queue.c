@@ -35,11 +35,6 @@ static void free_queue_cb(void *val, void *arg)
     free(q);
 }
 
-static void free_ptr_cb(void *val, void *arg)
-{
-    free(val);
-}
-
 void qmgr_free(struct qmgr *m)
 {
     struct worker *w, *wn;
@@ -56,7 +51,7 @@ void qmgr_free(struct qmgr *m)
     }
     hmap_each(&m->msgs, free_msg_cb, NULL);
     hmap_each(&m->queues, free_queue_cb, NULL);
-    hmap_each(&m->rr, free_ptr_cb, NULL);
+    route_free(m);
     hmap_free(&m->msgs);
     hmap_free(&m->queues);
     hmap_free(&m->rr);

@@ -55,7 +55,7 @@ int envelope_received(struct session *s)
 void envelope_build(struct session *s)
 {
     struct spool_envelope *e = &s->env;
-    const char *vmta = s->set.default_vmta;
+    const char *vmta = s->route_vmta;   /* route_session decided */
 
     memset(e, 0, sizeof(*e));
     memcpy(e->queue_id, s->qid, sizeof(e->queue_id));
@@ -65,7 +65,7 @@ void envelope_build(struct session *s)
     e->listener = s->listener;
     e->source = s->source;
     e->vmta = vmta[0] != '\0' ? (char *)vmta : NULL;
-    e->job_id = NULL;
+    e->job_id = s->job_id[0] != '\0' ? s->job_id : NULL;
     e->mail_from = s->mail.addr;
     e->envid = s->mail.has_envid ? s->mail.envid : NULL;
     e->ret = (uint32_t)s->mail.ret;

@@ -7,6 +7,7 @@
  *   command.c       command line reader and argument parsers (command.h)
  *   data.c          DATA stream parser (data.h)
  *   envelope.c      spool envelope and Received: header of a transaction
+ *   route_vmta.c    the virtual MTA and job id of a message (route_vmta.h)
  *   commit.c        spool_commit on the thread pool
  *   queue_notify.c  MSG_NEW notices to qmgr, kept until a connection exists
  */
@@ -117,6 +118,8 @@ struct session {
     size_t msg_hdr_len;
     uint64_t msg_max;           /* the size limit of the body */
     struct spool_envelope env;  /* borrowed pointers, built for commit */
+    char route_vmta[CFG_NAME_MAX];  /* route_vmta.c's decision, "" = none */
+    char job_id[256];           /* X-Job (process-x-job), "" = none */
     int commit_rc;
     int commit_errno;
 };

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "smtpd.h"
+#include "route_vmta.h"
 #include "log.h"
 
 struct verb_entry {
@@ -338,6 +339,14 @@ void verbs_data_end(struct session *s)
                  (unsigned long long)s->dp.size, s->client_ip);
         session_txn_reset(s);
         return;
+    }
+    {
+        char reply[512];
+        if (route_session(s, reply, sizeof(reply)) < 0) {
+            session_reply(s, "%s", reply);
+            session_txn_reset(s);
+            return;
+        }
     }
     envelope_build(s);
     s->state = SS_COMMIT;

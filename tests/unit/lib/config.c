@@ -606,7 +606,7 @@ static void test_errors(void **state)
                "1: include: cannot open (No such file or directory): 'missing.conf'");
     expect_err("\ninclude t.conf\n", "2: include: loop: '~/t.conf'");
     expect_err("<domain $tld>\n</domain>\n",
-               "1: <domain>: domain macros are not supported yet: '$tld'");
+               "1: <domain>: no such domain-macro: '$tld'");
     expect_err("<domain [10.0.0.0/8]>\n</domain>\n",
                "1: <domain>: IP literal domains are not supported yet: '[10.0.0.0/8]'");
     expect_err("<domain bad..com>\n</domain>\n", "1: <domain>: not a domain pattern: 'bad..com'");

@@ -1,0 +1,129 @@
+/*
+ * route - which virtual MTA and which queue a message's recipients go to
+ * (issue 3; docs/routing.md).
+ *
+ * smtpd has already made the injection-time decision and written it in
+ * the spool envelope (env.vmta: X-Virtual-MTA, pattern list, listener's
+ * or client's <source> default-virtual-mta); a message without one takes
+ * the global default-virtual-mta, else {default}.  Here:
+ *   - a pool name picks a member by smooth weighted round robin
+ *     (lib/pool.c), skipping members the vmta_usable hook says are paused
+ *     or disabled; the choice is per message, so all its recipients share
+ *     the member and accounting shows vmta + vmtaPool;
+ *   - each recipient's queue is domain/vmta, unless the domain's merged
+ *     settings say queue-to NAME: then NAME/vmta, shared by every domain
+ *     that names it (with NAME's <domain> settings).
+ * The decision is made once, when qmgr first loads the message, so a
+ * reload changes routing only for messages that arrive after it.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "pool.h"
+#include "qmgr.h"
+
+struct route_pool {
+    struct pool_rr rr;
+    char name[];
+};
+
+struct usable_ctx {
+    struct qmgr *m;
+    const struct cfg_pool *pool;
+};
+
+static int member_usable(void *arg, size_t i)
+{
+    struct usable_ctx *c = arg;
+
+    return c->m->vmta_usable == NULL || c->m->vmta_usable(c->m, c->pool->members[i]);
+}
+
+/* pool_state - the round-robin credits of a pool, created on first use. */
+static struct route_pool *pool_state(struct qmgr *m, const char *name)
+{
+    struct route_pool *p = hmap_get(&m->rr, name);
+    size_t len;
+
+    if (p != NULL)
+        return p;
+    len = strlen(name);
+    p = calloc(1, sizeof(*p) + len + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p->name, name, len + 1);
+    if (hmap_put(&m->rr, p->name, p) < 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* route_pick_member - the next member of pool; NULL without memory. */
+const char *route_pick_member(struct qmgr *m, const struct cfg_pool *pool)
+{
+    struct usable_ctx c = { m, pool };
+    struct route_pool *st = pool_state(m, pool->name);
+    long i;
+
+    if (st == NULL)
+        return NULL;
+    i = pool_rr_pick(&st->rr, pool->weights, pool->nmembers, member_usable, &c);
+    return i < 0 ? NULL : pool->members[i];
+}
+
+int route_message_vmta(struct qmgr *m, struct qmsg *msg)
+{
+    const char *name = "{default}", *member;
+    const struct cfg_pool *pool;
+
+    if (msg->env.vmta && msg->env.vmta[0])
+        name = msg->env.vmta;
+    else if (m->cfg && m->cfg->default_vmta[0])
+        name = m->cfg->default_vmta;
+    pool = m->cfg ? config_find_pool(m->cfg, name) : NULL;
+    if (pool && pool->nmembers > 0) {
+        member = route_pick_member(m, pool);
+        if (member == NULL)
+            return -1;
+        msg->pool = strdup(pool->name);
+        msg->vmta = strdup(member);
+        if (msg->pool == NULL)
+            return -1;
+    } else {
+        msg->vmta = strdup(name);
+    }
+    return msg->vmta ? 0 : -1;
+}
+
+struct queue *route_queue(struct qmgr *m, const char *domain, const char *vmta)
+{
+    struct queue *q = queue_get(m, domain, vmta);
+    char target[PROTO_NAME_MAX];
+    size_t i, n;
+
+    /* queue_get merged the domain's settings once; an idle queue made
+     * just to read its queue-to is freed by the next queue_sweep. */
+    if (q == NULL || q->s.queue_to[0] == '\0')
+        return q;
+    n = strlen(q->s.queue_to);
+    if (n >= sizeof(target))
+        return q;
+    for (i = 0; i <= n; i++)
+        target[i] = (char)tolower((unsigned char)q->s.queue_to[i]);
+    return queue_get(m, target, vmta);
+}
+
+static void free_pool_cb(void *val, void *arg)
+{
+    struct route_pool *p = val;
+
+    pool_rr_free(&p->rr);
+    free(p);
+}
+
+void route_free(struct qmgr *m)
+{
+    hmap_each(&m->rr, free_pool_cb, NULL);
+}
