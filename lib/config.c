@@ -191,7 +191,11 @@ static int block_source(struct cfg_parser *p, const char *arg, struct cfg_block 
     char q[160];
 
     cfg_quote(q, sizeof(q), arg);
-    if (cidr_parse(arg, &c) < 0 && !cfg_name_ok(arg))
+    /* A name must not look like an address: "10.0.0.0/33" is a typo, not
+     * a named source that no listener will ever select. */
+    if (cidr_parse(arg, &c) < 0
+        && (!cfg_name_ok(arg) || strpbrk(arg, "/:") != NULL
+            || strspn(arg, "0123456789.") == strlen(arg)))
         return snprintf(why, whylen, "not a CIDR or name: '%s'", q), -1;
     s = cfg_array_add(&cfg->sources, &cfg->nsources, sizeof(*s), CFG_SOURCES_MAX);
     if (s == NULL)

@@ -690,6 +690,8 @@ int cfg_apply_fields(struct cfg_parser *p, const struct cfg_directive *d, const 
             return bad(why, whylen, "empty or too long field name", value);
         if (strncasecmp(item, "header_", 7) == 0)
             return bad(why, whylen, "header fields are not supported yet", item);
+        if (strcmp(item, "*") == 0)     /* PowerMTA's "*,header_X", "*,!orcpt" */
+            return bad(why, whylen, "'*' combined with other fields is not supported yet", value);
         f = acct_field_lookup(item);
         if (f < 0)
             return bad(why, whylen, "unknown accounting field", item);

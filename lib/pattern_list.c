@@ -214,6 +214,8 @@ int pattern_list_unfold(const char *v, size_t n, char *out, size_t outlen)
     for (i = 0; i < n; i++) {
         if (v[i] == '\r' || v[i] == '\n')
             continue;
+        if (o == 0 && isblank((unsigned char)v[i]))
+            continue;           /* a value that starts on a folded line */
         if (o + 1 >= outlen)
             return -1;
         out[o++] = v[i];
