@@ -1,0 +1,122 @@
+/*
+ * Unit tests: qmgr's routing (qmgr/route.c): a pool's members in the
+ * proportion of their weights over 1,000 messages, paused members
+ * skipped through the vmta_usable hook, queues per (domain, vmta),
+ * queue-to sharing one queue (and its settings) between domains, and
+ * the decision being kept across a reconfigure (only new messages see a
+ * new config).
+ */
+#include "qmgr_test.h"
+
+static const char *conf =
+    "<virtual-mta a>\n smtp-source-host 127.0.0.11 a.test\n</virtual-mta>\n"
+    "<virtual-mta b>\n smtp-source-host 127.0.0.12 b.test\n</virtual-mta>\n"
+    "<virtual-mta c>\n smtp-source-host 127.0.0.13 c.test\n</virtual-mta>\n"
+    "<virtual-mta-pool p>\n virtual-mta a weight=6\n virtual-mta b weight=3\n"
+    " virtual-mta c\n</virtual-mta-pool>\n"
+    "<domain hotmail.test>\n queue-to ms.rollup\n</domain>\n"
+    "<domain outlook.test>\n queue-to MS.rollup\n</domain>\n"
+    "<domain ms.rollup>\n route [127.0.0.2]:2600\n max-smtp-out 3\n</domain>\n";
+
+static const char *paused;
+
+static int usable(struct qmgr *m, const char *vmta)
+{
+    return paused == NULL || strcmp(vmta, paused) != 0;
+}
+
+static void count_members(struct qmgr *m, unsigned base, unsigned n, unsigned cnt[3])
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        struct qmsg *msg = t_message(m, t_qid(base + i), 1, "p", "r@x.test", NULL);
+        assert_string_equal(msg->pool, "p");
+        assert_true(msg->vmta[0] >= 'a' && msg->vmta[0] <= 'c');
+        cnt[msg->vmta[0] - 'a']++;
+        assert_string_equal(msg->r[0].q->vmta, msg->vmta);
+    }
+}
+
+static void test_pool_weights(void **state)
+{
+    struct config *cfg = t_config(conf);
+    struct qmgr m;
+    unsigned cnt[3] = { 0, 0, 0 };
+
+    t_init(&m, cfg);
+    count_members(&m, 0, 1000, cnt);
+    /* 6:3:1 exactly (smooth weighted round robin is exact per cycle) */
+    assert_int_equal(cnt[0], 600);
+    assert_int_equal(cnt[1], 300);
+    assert_int_equal(cnt[2], 100);
+    /* b paused: a and c share 6:1 */
+    m.vmta_usable = usable;
+    paused = "b";
+    memset(cnt, 0, sizeof(cnt));
+    count_members(&m, 1000, 700, cnt);
+    assert_int_equal(cnt[1], 0);
+    assert_true(cnt[0] >= 599 && cnt[0] <= 601);
+    paused = NULL;
+    qmgr_free(&m);
+    config_free(cfg);
+}
+
+static void test_queues(void **state)
+{
+    struct config *cfg = t_config(conf);
+    struct qmgr m;
+    struct qmsg *x, *y;
+
+    t_init(&m, cfg);
+    x = t_message(&m, t_qid(1), 1, "a", "u@HOTMAIL.test", "v@outlook.test", "w@gmail.test", NULL);
+    y = t_message(&m, t_qid(2), 1, "b", "u@hotmail.test", NULL);
+    /* hotmail and outlook share the ms.rollup queue of that vmta */
+    assert_ptr_equal(x->r[0].q, x->r[1].q);
+    assert_string_equal(x->r[0].q->name, "ms.rollup/a");
+    assert_int_equal(x->r[0].q->s.max_smtp_out, 3);
+    assert_string_equal(x->r[0].q->s.route, "[127.0.0.2]:2600");
+    assert_string_equal(x->r[2].q->name, "gmail.test/a");
+    /* another vmta: another queue */
+    assert_string_equal(y->r[0].q->name, "ms.rollup/b");
+    assert_true(y->r[0].q != x->r[0].q);
+    qmgr_free(&m);
+    config_free(cfg);
+}
+
+/* After a reconfigure, queued messages keep their vmta; new ones route
+ * with the new config. */
+static void test_reconfigure(void **state)
+{
+    struct config *cfg = t_config(conf);
+    struct config *cfg2 = t_config(
+        "<virtual-mta a>\n</virtual-mta>\n<virtual-mta c>\n</virtual-mta>\n"
+        "<virtual-mta-pool p>\n virtual-mta c\n</virtual-mta-pool>\n");
+    struct qmgr m;
+    struct qmsg *x, *y;
+
+    t_init(&m, cfg);
+    x = t_message(&m, t_qid(1), 1, "p", "u@gmail.test", NULL);
+    assert_string_equal(x->vmta, "a");
+    qmgr_reconfigure(&m, cfg2);
+    y = t_message(&m, t_qid(2), 1, "p", "u@gmail.test", NULL);
+    assert_string_equal(x->vmta, "a");
+    assert_string_equal(x->r[0].q->name, "gmail.test/a");
+    assert_string_equal(y->vmta, "c");
+    /* and hotmail has no queue-to any more */
+    y = t_message(&m, t_qid(3), 1, "a", "u@hotmail.test", NULL);
+    assert_string_equal(y->r[0].q->name, "hotmail.test/a");
+    qmgr_free(&m);
+    config_free(cfg);
+    config_free(cfg2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_weights),
+        cmocka_unit_test(test_queues),
+        cmocka_unit_test(test_reconfigure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
