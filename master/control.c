@@ -202,7 +202,8 @@ static void client_command(struct ctl_client *cl, struct msg_ctl_request *req)
         req_forward(cl, 0, req->argc, req->argv);
     } else if (strcmp(req->argv[0], "reload") == 0 && req->argc == 1) {
         if (supervise_reload(cl->m, err, sizeof(err)) < 0) {
-            client_reply(cl, 1, err);
+            snprintf(out, sizeof(out), "reload refused, the running configuration is kept: %s", err);
+            client_reply(cl, 1, out);
         } else {
             snprintf(out, sizeof(out), "reloaded %s\n", cl->m->conf_path);
             client_reply(cl, 0, out);

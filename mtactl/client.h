@@ -17,4 +17,8 @@
 int client_request(const char *path, int argc, char *const argv[], int timeout_ms,
                    uint32_t *status, char **text, char *err, size_t errlen);
 
+/* run-dir of conf read without the full parser (rundir.c): for talking
+ * to running daemons when conf does not load.  0 and out, or -1. */
+int rundir_fallback(const char *conf, char *out, size_t outlen);
+
 #endif

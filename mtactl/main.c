@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 {
     const char *conf = getenv("COURSER_CONF");
     struct config *cfg;
-    char err[1024], sock[PATH_MAX + 16];
+    char err[1024], sock[PATH_MAX + 16], run_dir[PATH_MAX];
     uint32_t status;
     char *text = NULL;
     int c;
@@ -81,15 +81,21 @@ int main(int argc, char **argv)
             usage();
         return check_config(argc == 2 ? argv[1] : conf);
     }
-    if (config_load(conf, &cfg, err, sizeof(err)) < 0) {
+    if (config_load(conf, &cfg, err, sizeof(err)) == 0) {
+        snprintf(run_dir, sizeof(run_dir), "%s", cfg->run_dir);
+        config_free(cfg);
+    } else if (rundir_fallback(conf, run_dir, sizeof(run_dir)) == 0) {
+        /* The daemons still run the last good configuration: reach them
+         * anyway (master refuses a reload of this file and says why). */
+        fprintf(stderr, "mtactl: warning: %s\n", err);
+    } else {
         fprintf(stderr, "mtactl: %s\n", err);
         return 1;
     }
-    if (snprintf(sock, sizeof(sock), "%s/control.sock", cfg->run_dir) >= (int)sizeof(sock)) {
+    if (snprintf(sock, sizeof(sock), "%s/control.sock", run_dir) >= (int)sizeof(sock)) {
         fprintf(stderr, "mtactl: run-dir too long\n");
         return 1;
     }
-    config_free(cfg);
     if (client_request(sock, argc, argv, CLIENT_TIMEOUT_MS, &status, &text, err,
                        sizeof(err)) < 0) {
         fprintf(stderr, "mtactl: %s\n", err);
