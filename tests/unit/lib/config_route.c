@@ -500,6 +500,50 @@ static void test_pmta_notes_example(void **state)
         free(lines[i]);
 }
 
+/* conf/examples/esp.conf loads and routes as its comments say. */
+static void test_esp_conf(void **state)
+{
+    struct config *cfg = load_ok(path_of("conf/examples/esp.conf"));
+    struct cfg_domain_settings d;
+    const struct cfg_pool *p;
+
+    assert_int_equal(cfg->nlisteners, 3);
+    assert_string_equal(cfg->listeners[1].source, "marketing-port");
+    assert_non_null(config_find_pattern_list(cfg, "traffic"));
+    p = config_find_pool(cfg, "marketing");
+    assert_non_null(p);
+    assert_int_equal(p->nmembers, 3);
+    assert_int_equal(p->weights[2], 1);
+    assert_string_equal(config_find_vmta(cfg, "v6-1")->hosts[0].ip, "2001:db8:10::20");
+    /* the marketing pool's gmail block over the global gmail block */
+    config_domain_settings(cfg, "mkt-1", "gmail.com", &d);
+    assert_int_equal(d.max_smtp_out, 8);
+    assert_int_equal(d.max_rcpt_per_transaction, 100);
+    /* a pool's <domain *> comes after every global block (notes §1.1):
+     * its bounce-after wins over the global gmail.com's */
+    config_domain_settings(cfg, "txn-1", "gmail.com", &d);
+    assert_int_equal(d.max_smtp_out, 10);
+    assert_int_equal(d.bounce_after, 86400);
+    config_domain_settings(cfg, "mkt-1", "gmail.com", &d);
+    assert_int_equal(d.bounce_after, 2 * 86400);
+    /* the warming vmta's own <domain *> beats the global gmail block */
+    config_domain_settings(cfg, "mkt-3-warming", "gmail.com", &d);
+    assert_int_equal(d.max_smtp_out, 2);
+    /* microsoft: one shared queue with hosts; yahoo via nested macros */
+    config_domain_settings(cfg, "txn-2", "Outlook.com", &d);
+    assert_string_equal(d.queue_to, "microsoft.rollup");
+    config_domain_settings(cfg, "txn-2", "microsoft.rollup", &d);
+    assert_int_equal(d.max_smtp_out, 5);
+    assert_string_equal(d.route, "hotmail-com.olc.protection.outlook.com");
+    config_domain_settings(cfg, NULL, "yahoo.co.jp", &d);
+    assert_int_equal(d.max_smtp_out, 6);
+    assert_int_equal(d.max_msg_per_connection, 20);
+    config_domain_settings(cfg, NULL, "example.org", &d);
+    assert_int_equal(d.max_smtp_out, 20);
+    assert_string_equal(cfg->invalid_vmta_fallback, "transactional");
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_header_walk),
         cmocka_unit_test(test_pool_weights),
         cmocka_unit_test(test_pmta_notes_example),
+        cmocka_unit_test(test_esp_conf),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
