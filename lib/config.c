@@ -275,8 +275,10 @@ static int open_block(struct cfg_parser *p, char *inner)
     if (!(d->scopes & scope))
         return fail(p, "%s:%d: <%s> is not allowed in %s", p->file, p->line, d->name,
                     cfg_scope_name(scope));
-    if (*arg == '\0')
+    if (*arg == '\0' && !(d->flags & CDF_NO_ARG))
         return fail(p, "%s:%d: <%s>: missing argument", p->file, p->line, d->name);
+    if (*arg != '\0' && (d->flags & CDF_NO_ARG))
+        return fail(p, "%s:%d: <%s> takes no argument", p->file, p->line, d->name);
     if (p->nstack == CFG_BLOCK_DEPTH)
         return fail(p, "%s:%d: <%s>: blocks nested too deeply", p->file, p->line, d->name);
     memset(&b, 0, sizeof(b));
@@ -307,6 +309,8 @@ static int open_block(struct cfg_parser *p, char *inner)
     } else if (strcmp(d->name, "spool") == 0) {
         b.scope = CS_SPOOL;
         rc = block_spool(p, arg, why, sizeof(why));
+    } else if (strcmp(d->name, "mx-rollup-list") == 0) {
+        b.scope = CS_ROLLUP;
     } else if (strcmp(d->name, "pattern-list") == 0) {
         b.scope = CS_PATTERN;
         rc = cfg_pattern_list_block(p, arg, &b.index, why, sizeof(why));

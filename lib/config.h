@@ -94,6 +94,7 @@ struct cfg_domain_settings {
     int dkim_oversign;              /* dkim-disallow-adding-headers, default yes */
     /* routing (issue 3) */
     char queue_to[CFG_NAME_MAX];    /* share the queue NAME/vmta, "" = own queue */
+    int disable_mx_rollup;          /* default no */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -159,6 +160,14 @@ struct cfg_macro {
     int line;
 };
 
+/* <mx-rollup-list>: mx PATTERN NAME */
+struct cfg_rollup {
+    char mx[CFG_NAME_MAX];          /* "host" or "*.suffix" */
+    char name[CFG_NAME_MAX];        /* the shared queue's domain part */
+    char file[PATH_MAX];
+    int line;
+};
+
 struct cfg_pattern_list {
     struct pattern_list pl;         /* pl.name is the block argument */
     char file[PATH_MAX];
@@ -212,6 +221,7 @@ struct config {
     /* routing (issue 3) */
     struct cfg_pattern_list *pattern_lists; size_t npattern_lists;
     struct cfg_macro *macros;       size_t nmacros;
+    struct cfg_rollup *rollups;     size_t nrollups;     /* <mx-rollup-list> */
     char invalid_vmta_fallback[CFG_NAME_MAX]; /* "" = refuse an unknown X-Virtual-MTA */
 };
 
@@ -231,6 +241,8 @@ void config_domain_settings(const struct config *cfg, const char *vmta,
 const struct cfg_vmta *config_find_vmta(const struct config *cfg, const char *name);
 const struct cfg_pool *config_find_pool(const struct config *cfg, const char *name);
 const struct pattern_list *config_find_pattern_list(const struct config *cfg, const char *name);
+/* The <mx-rollup-list> queue name for a mail exchanger, or NULL. */
+const char *config_mx_rollup(const struct config *cfg, const char *mx_host);
 /* Whether name is a virtual MTA, a pool or {default}. */
 int config_vmta_exists(const struct config *cfg, const char *name);
 /* Whether domain matches a <domain> pattern (case-insensitive). */

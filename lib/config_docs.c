@@ -11,7 +11,7 @@
 
 static const unsigned doc_scopes[] = {
     CS_GLOBAL, CS_LISTENER, CS_SOURCE, CS_VMTA, CS_POOL, CS_DOMAIN, CS_ACCT, CS_SPOOL,
-    CS_PATTERN,
+    CS_PATTERN, CS_ROLLUP,
 };
 
 /* cell - text for a Markdown table cell ('|' escaped). */
@@ -55,7 +55,8 @@ static void row(FILE *out, const struct cfg_directive *d)
     const char *s, *comma;
 
     if (d->type == CT_BLOCK)
-        fprintf(out, "| `<%s %s>` ... `</%s>` | block | | ", d->name, d->syntax, d->name);
+        fprintf(out, "| `<%s%s%s>` ... `</%s>` | block | | ", d->name,
+                d->syntax[0] != '\0' ? " " : "", d->syntax, d->name);
     else {
         fprintf(out, "| `%s`", d->name);
         for (s = d->synonyms; s != NULL && *s != '\0'; s = comma ? comma + 1 : NULL) {

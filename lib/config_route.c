@@ -349,10 +349,50 @@ int cfg_route_finish(struct cfg_parser *p, char *err, size_t errlen)
     return 0;
 }
 
+int cfg_apply_rollup_mx(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                        void *base, char *why, size_t whylen)
+{
+    struct config *cfg = p->cfg;
+    struct cfg_rollup *r;
+    char mx[CFG_NAME_MAX], name[CFG_NAME_MAX], extra[64];
+    int n;
+
+    extra[0] = '\0';
+    n = sscanf(value, "%255s %255s %63s", mx, name, extra);
+    if (n < 2)
+        return bad(why, whylen, "expected MX-PATTERN NAME", value);
+    if (n == 3)
+        return bad(why, whylen, strcmp(extra, "rollup-by-ip") == 0
+                   ? "not supported yet (Courser matches MX host names)" : "unexpected word", extra);
+    if (mx[0] == '[' || !cfg_domain_pattern_ok(mx))
+        return bad(why, whylen, "not a host name or *.suffix pattern", mx);
+    if (!cfg_host_ok(name))
+        return bad(why, whylen, "not a queue name (a domain-like name)", name);
+    r = cfg_array_add(&cfg->rollups, &cfg->nrollups, sizeof(*r), CFG_ROLLUPS_MAX);
+    if (r == NULL)
+        return bad(why, whylen, "too many mx lines (or no memory)", value);
+    snprintf(r->mx, sizeof(r->mx), "%s", mx);
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    snprintf(r->file, sizeof(r->file), "%s", p->file);
+    r->line = p->line;
+    return 0;
+}
+
+const char *config_mx_rollup(const struct config *cfg, const char *mx_host)
+{
+    size_t i;
+
+    for (i = 0; mx_host != NULL && mx_host[0] != '\0' && i < cfg->nrollups; i++)
+        if (config_domain_match(cfg->rollups[i].mx, mx_host))
+            return cfg->rollups[i].name;
+    return NULL;
+}
+
 void cfg_route_free(struct config *cfg)
 {
     size_t i;
 
+    free(cfg->rollups);
     for (i = 0; i < cfg->npattern_lists; i++)
         pattern_list_free(&cfg->pattern_lists[i].pl);
     free(cfg->pattern_lists);

@@ -56,6 +56,8 @@ const struct cfg_directive cfg_table[] = {
       .help = "block form of the smtp-listener directive" },
     { .name = "spool", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "PATH",
       .help = "PowerMTA's spool block: same as the spool directive (one spool only)" },
+    { .name = "mx-rollup-list", .scopes = CS_GLOBAL, .flags = CDF_NO_ARG, .type = CT_BLOCK,
+      .syntax = "", .help = "domains whose mail exchangers match share one queue per virtual MTA (docs/routing.md)" },
     { .name = "pattern-list", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
       .help = "rules choosing the virtual MTA from headers or the envelope; a `<source>` uses one with `pattern-list NAME`" },
 
@@ -238,6 +240,14 @@ const struct cfg_directive cfg_table[] = {
       D(queue_to, 50), .apply = cfg_apply_queue_to, .syntax = "NAME", .def = "(own queue)",
       .help = "queue this domain's mail in the queue NAME/vmta, shared with every domain that names it; the queue's settings are those of `<domain NAME>`, which must give smtp-hosts" },
 
+    { .name = "disable-mx-rollup", .scopes = CS_DOMAIN, .type = CT_BOOL, D(disable_mx_rollup, 51),
+      .def = "no", .help = "keep this domain in its own queue even if its MX matches the `<mx-rollup-list>`" },
+
+    /* ---- <mx-rollup-list> ---- */
+    { .name = "mx", .scopes = CS_ROLLUP, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_rollup_mx, .syntax = "MX-PATTERN NAME", .def = "(none)",
+      .help = "a domain whose mail exchanger matches MX-PATTERN (`host`, `*.suffix`) is queued in NAME/vmta once Courser has seen that MX answer for it; NAME's settings are `<domain NAME>`'s" },
+
     /* ---- <pattern-list> ---- */
     { .name = "header", .scopes = CS_PATTERN, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_pattern_rule, .syntax = "NAME /REGEX/[i] virtual-mta=VMTA", .def = "(none)",
@@ -293,7 +303,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("dsn-format", "bounce format"),
     NOTYET("auth-username", "outbound SMTP AUTH user"),
     NOTYET("auth-password", "outbound SMTP AUTH password"),
-    NOTYET("disable-mx-rollup", "per-queue MX rollup switch"),
     NOTYET("mx-connection-limit", "connections per MX"),
     NOTYET("ip-connection-limit", "connections per destination IP"),
     NOTYET("sync-msg-update", "fsync every spool update"),
@@ -324,7 +333,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("deliver-only", "drain a foreign spool"),
     NOTYET_BLOCK("smtp-pattern-list", "reply patterns and backoff actions"),
     NOTYET_BLOCK("bounce-category-patterns", "bounce category regexes"),
-    NOTYET_BLOCK("mx-rollup-list", "MX rollup"),
     NOTYET_BLOCK("bounce-processor", "inbound DSN processing"),
     NOTYET_BLOCK("feedback-loop-processor", "inbound ARF processing"),
     NOTYET_BLOCK("smtp-user", "SMTP AUTH users"),
@@ -385,6 +393,7 @@ const char *cfg_scope_name(unsigned scope)
     case CS_LISTENER: return "<smtp-listener>";
     case CS_SPOOL:    return "<spool>";
     case CS_PATTERN:  return "<pattern-list>";
+    case CS_ROLLUP:   return "<mx-rollup-list>";
     default:          return "?";
     }
 }

@@ -23,6 +23,7 @@ enum cfg_scope {
     CS_LISTENER = 1 << 6,
     CS_SPOOL = 1 << 7,
     CS_PATTERN = 1 << 12,       /* <pattern-list> (issue 3) */
+    CS_ROLLUP = 1 << 13,        /* <mx-rollup-list> (issue 3) */
 };
 #define CS_ALL 0xffffu
 
@@ -46,6 +47,7 @@ enum cfg_flag {
     CDF_UNSUPPORTED = 1 << 0,   /* PowerMTA has it, Courser refuses it (yet) */
     CDF_REPEAT = 1 << 1,        /* may be given several times (docs only) */
     CDF_DEF_TEXT = 1 << 2,      /* def describes the default, is not a value */
+    CDF_NO_ARG = 1 << 8,        /* a block written without an argument */
 };
 
 struct cfg_parser;
@@ -181,6 +183,8 @@ int cfg_apply_queue_to(struct cfg_parser *p, const struct cfg_directive *d, cons
         void *base, char *why, size_t whylen);
 int cfg_apply_vmta_fallback(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
+int cfg_apply_rollup_mx(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
 int cfg_apply_header_name(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
 /* Open "<pattern-list NAME>". */
@@ -194,6 +198,7 @@ void cfg_route_free(struct config *cfg);
 #define CFG_MACROS_MAX      1024
 #define CFG_MACRO_ITEMS_MAX 4096
 #define CFG_PATTERN_LISTS_MAX 1024
+#define CFG_ROLLUPS_MAX     4096
 
 /* DKIM handlers (config_dkim.c). */
 int cfg_apply_domain_key(struct cfg_parser *p, const struct cfg_directive *d, const char *value,

@@ -154,6 +154,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w, int64
     struct qmsg *msg = r0->msg;
     uint32_t max = q->s.max_rcpt_per_transaction, i;
     struct msg_deliver d;
+    char rdomain[PROTO_NAME_MAX];
     struct job *j = calloc(1, sizeof(*j));
     int rc = -1;
 
@@ -181,6 +182,11 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w, int64
     d.vmta = msg->vmta;
     dispatch_route(m, q, &d);
     d.domain = q->domain;
+    /* a rollup queue has no domain of its own: its recipients' domains
+     * share their MX, so the first one's MX serves them all */
+    if (q->mx_rollup && q->s.route[0] == '\0')
+        d.domain = (char *)message_rcpt_domain(msg->env.rcpts[r0->index].addr, rdomain,
+                                               sizeof(rdomain));
     d.route = q->s.route;
     d.connect_timeout = q->s.connect_timeout;
     d.greeting_timeout = q->s.greeting_timeout;

@@ -107,6 +107,7 @@ struct queue {
     uint32_t jobs;              /* jobs in flight (vs s.max_smtp_out) */
     uint32_t host_rr;           /* smtp-source-host rotation */
     struct worker *last_worker; /* served it last: reuse its connection */
+    int mx_rollup;              /* an <mx-rollup-list> queue: domains vary */
     struct queue *run_next;     /* runnable list */
     int on_run;
 };
@@ -142,6 +143,7 @@ struct qmgr {
     struct hmap msgs;           /* qid -> struct qmsg */
     struct hmap queues;         /* name -> struct queue */
     struct hmap rr;             /* pool name -> struct route_pool (route.c) */
+    struct hmap rollups;        /* domain -> struct route_rollup (route.c) */
     struct heap timers;         /* recipients */
     struct heap watchdogs;      /* jobs */
     struct queue *run_head, *run_tail;
@@ -199,6 +201,11 @@ int route_message_vmta(struct qmgr *m, struct qmsg *msg);
 struct queue *route_queue(struct qmgr *m, const char *domain, const char *vmta);
 const char *route_pick_member(struct qmgr *m, const struct cfg_pool *pool);
 void route_free(struct qmgr *m);
+/* A delivery of queue q's mail reached mail exchanger mx: learn whether
+ * q's domain rolls up (<mx-rollup-list>). */
+void route_learn_mx(struct qmgr *m, const struct queue *q, const char *mx);
+/* After a reload: forget what was learned under the old rollup list. */
+void route_reconfigure(struct qmgr *m);
 
 /* schedule.c */
 int64_t rcpt_expiry_ms(const struct qrcpt *r);

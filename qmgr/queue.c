@@ -77,6 +77,7 @@ void qmgr_reconfigure(struct qmgr *m, struct config *cfg)
 {
     m->cfg = cfg;
     hmap_each(&m->queues, reconf_cb, cfg);
+    route_reconfigure(m);
 }
 
 /* queue_get - the queue for domain (lower-case) via vmta, created on first use. */

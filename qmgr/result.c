@@ -345,6 +345,7 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
     for (i = 0; i < j->nrcpt; i++)
         if (j->rcpts[i]->state == RS_INFLIGHT)
             result_one(m, j->rcpts[i], &missing, res, 0, now_ms);
+    route_learn_mx(m, j->q, res->remote_mx);
     job_free(m, j);
     if (m->jr)
         (void)journal_flush(m->jr);

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "log.h"
 #include "pool.h"
 #include "qmgr.h"
@@ -27,6 +28,15 @@ struct route_pool {
     struct pool_rr rr;
     char name[];
 };
+
+struct route_rollup {
+    char *target;               /* the rollup queue's name */
+    char domain[];
+};
+
+/* Learned rollups are bounded: past this many domains, new ones keep
+ * their own queues (correct, only less shared). */
+#define ROUTE_ROLLUPS_MAX 100000
 
 struct usable_ctx {
     struct qmgr *m;
@@ -104,15 +114,76 @@ struct queue *route_queue(struct qmgr *m, const char *domain, const char *vmta)
     size_t i, n;
 
     /* queue_get merged the domain's settings once; an idle queue made
-     * just to read its queue-to is freed by the next queue_sweep. */
-    if (q == NULL || q->s.queue_to[0] == '\0')
-        return q;
+     * just to read its queue-to or rollup is freed by the next
+     * queue_sweep.  queue-to, written by the operator, beats a rollup. */
+    if (q == NULL)
+        return NULL;
+    if (q->s.queue_to[0] == '\0') {
+        struct route_rollup *r = q->s.disable_mx_rollup ? NULL : hmap_get(&m->rollups, domain);
+        struct queue *rq;
+        if (r == NULL)
+            return q;
+        rq = queue_get(m, r->target, vmta);
+        if (rq != NULL)
+            rq->mx_rollup = 1;
+        return rq;
+    }
     n = strlen(q->s.queue_to);
     if (n >= sizeof(target))
         return q;
     for (i = 0; i <= n; i++)
         target[i] = (char)tolower((unsigned char)q->s.queue_to[i]);
     return queue_get(m, target, vmta);
+}
+
+static void free_rollup_cb(void *val, void *arg)
+{
+    struct route_rollup *r = val;
+
+    free(r->target);
+    free(r);
+}
+
+void route_learn_mx(struct qmgr *m, const struct queue *q, const char *mx)
+{
+    struct route_rollup *r;
+    const char *target;
+    size_t len;
+
+    if (m->cfg == NULL || q == NULL || q->mx_rollup || q->s.disable_mx_rollup
+        || q->s.queue_to[0] != '\0' || mx == NULL || mx[0] == '\0' || m->cfg->nrollups == 0)
+        return;
+    target = config_mx_rollup(m->cfg, mx);
+    r = hmap_get(&m->rollups, q->domain);
+    if (r != NULL && (target == NULL || strcasecmp(r->target, target) != 0)) {
+        /* the domain's MX changed: its next mail is queued anew */
+        hmap_del(&m->rollups, q->domain);
+        free_rollup_cb(r, NULL);
+        r = NULL;
+    }
+    if (target == NULL || r != NULL || m->rollups.n >= ROUTE_ROLLUPS_MAX)
+        return;
+    len = strlen(q->domain);
+    r = malloc(sizeof(*r) + len + 1);
+    if (r == NULL)
+        return;
+    memcpy(r->domain, q->domain, len + 1);
+    r->target = strdup(target);
+    for (char *c = r->target; c != NULL && *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (r->target == NULL || hmap_put(&m->rollups, r->domain, r) < 0) {
+        free_rollup_cb(r, NULL);
+        return;
+    }
+    msg_info("%s: new mail rolls up into queue %s/%s (mail exchanger %s)", q->domain,
+             r->target, q->vmta, mx);
+}
+
+void route_reconfigure(struct qmgr *m)
+{
+    hmap_each(&m->rollups, free_rollup_cb, NULL);
+    hmap_free(&m->rollups);
+    hmap_init(&m->rollups);
 }
 
 static void free_pool_cb(void *val, void *arg)
@@ -126,4 +197,5 @@ static void free_pool_cb(void *val, void *arg)
 void route_free(struct qmgr *m)
 {
     hmap_each(&m->rr, free_pool_cb, NULL);
+    route_reconfigure(m);
 }

@@ -134,6 +134,19 @@ static void test_parse_routing(void **state)
     assert_int_equal(cfg->macros[0].ndomains, 4);
     assert_string_equal(cfg->macros[0].domains[2], "yahoo.co.uk");
     assert_string_equal(cfg->macros[0].domains[3], "[*.]yahoo.fr");
+    assert_int_equal(cfg->nrollups, 2);
+    assert_string_equal(config_mx_rollup(cfg, "a.OLC.protection.outlook.test"), "ms.rollup");
+    assert_string_equal(config_mx_rollup(cfg, "mx.exact.test"), "exact.rollup");
+    assert_null(config_mx_rollup(cfg, "olc.protection.outlook.test"));
+    assert_null(config_mx_rollup(cfg, "x.mx.exact.test"));
+    assert_null(config_mx_rollup(cfg, ""));
+    {
+        struct cfg_domain_settings d;
+        config_domain_settings(cfg, NULL, "noroll.test", &d);
+        assert_int_equal(d.disable_mx_rollup, 1);
+        config_domain_settings(cfg, NULL, "roll.test", &d);
+        assert_int_equal(d.disable_mx_rollup, 0);
+    }
     assert_int_equal(cfg->listeners[1].port, 2587);
     assert_string_equal(cfg->listeners[1].source, "bulk-port");
     config_free(cfg);
@@ -258,8 +271,14 @@ static const struct bad_case bad_cases[] = {
       "t.conf:1: queue-to: <domain shared.q> must give smtp-hosts (route): 'shared.q'" },
     { "bad jobid-header", "<source 0/0>\n  jobid-header X:Job\n</source>\n",
       "t.conf:2: jobid-header: not a header name: 'X:Job'" },
-    { "mx-rollup-list", "<mx-rollup-list>\n</mx-rollup-list>\n",
-      "t.conf:1: not supported yet: <mx-rollup-list>" },
+    { "rollup-by-ip", "<mx-rollup-list>\n mx *.x.test r.rollup rollup-by-ip\n</mx-rollup-list>\n",
+      "t.conf:2: mx: not supported yet (Courser matches MX host names): 'rollup-by-ip'" },
+    { "rollup list with an argument", "<mx-rollup-list x>\n</mx-rollup-list>\n",
+      "t.conf:1: <mx-rollup-list> takes no argument" },
+    { "bad rollup line", "<mx-rollup-list>\n mx *.x.test\n</mx-rollup-list>\n",
+      "t.conf:2: mx: expected MX-PATTERN NAME: '*.x.test'" },
+    { "mx outside its block", "mx *.x.test r.rollup\n",
+      "t.conf:1: mx is not allowed in global scope" },
 };
 
 static void test_malformed(void **state)
@@ -425,7 +444,7 @@ static const char *const pmta17_expected[] = {
     "48: not supported yet: backoff-max-msg-rate",
     "49: not supported yet: backoff-to-normal-after",
     "51: not supported yet: <smtp-pattern-list>",
-    "55: not supported yet: <mx-rollup-list>",
+    "56: mx: not supported yet (Courser matches MX host names): 'rollup-by-ip'",
     "60: record-fields: '*' combined with other fields is not supported yet: 'd *,header_Message-Id'",
     "61: not supported yet: move-to",
     "62: not supported yet: move-interval",

@@ -111,12 +111,68 @@ static void test_reconfigure(void **state)
     config_free(cfg2);
 }
 
+/* <mx-rollup-list>: after a delivery of a.test reached a matching MX,
+ * new a.test mail shares the rollup queue with b.test; the rollup queue
+ * delivers by its recipients' domain; disable-mx-rollup and a reload. */
+static const char *rconf =
+    "<virtual-mta v>\n</virtual-mta>\n"
+    "<mx-rollup-list>\n mx *.mx.shared.test Shared.Rollup\n</mx-rollup-list>\n"
+    "<domain shared.rollup>\n max-smtp-out 2\n</domain>\n"
+    "<domain own.test>\n disable-mx-rollup yes\n</domain>\n";
+
+static void test_mx_rollup(void **state)
+{
+    struct config *cfg = t_config(rconf);
+    struct config *cfg2 = t_config("<virtual-mta v>\n</virtual-mta>\n");
+    struct qmgr m;
+    struct qmsg *x, *y;
+
+    t_init(&m, cfg);
+    x = t_message(&m, t_qid(1), 1, "v", "u@a.test", "u@b.test", "u@own.test", "u@c.test", NULL);
+    assert_string_equal(x->r[0].q->name, "a.test/v");
+    route_learn_mx(&m, x->r[0].q, "mx1.MX.shared.test");
+    route_learn_mx(&m, x->r[1].q, "mx2.mx.shared.test");
+    route_learn_mx(&m, x->r[2].q, "mx1.mx.shared.test");     /* disabled: no */
+    route_learn_mx(&m, x->r[3].q, "mx.other.test");          /* no match */
+    y = t_message(&m, t_qid(2), 1, "v", "w@a.test", "w@b.test", "w@own.test", "w@c.test", NULL);
+    assert_string_equal(y->r[0].q->name, "shared.rollup/v");
+    assert_ptr_equal(y->r[0].q, y->r[1].q);
+    assert_true(y->r[0].q->mx_rollup);
+    assert_int_equal(y->r[0].q->s.max_smtp_out, 2);
+    assert_string_equal(y->r[2].q->name, "own.test/v");
+    assert_string_equal(y->r[3].q->name, "c.test/v");
+    /* results of the rollup queue teach nothing new */
+    route_learn_mx(&m, y->r[0].q, "mx.other.test");
+    /* the rollup queue's job goes to its recipients' domain for the MX */
+    {
+        size_t i, found = 0;
+        assert_non_null(worker_add(&m, NULL, 1, 10));
+        message_schedule(&m, x, 1000);
+        message_schedule(&m, y, 1000);
+        dispatch_run(&m, 1000);
+        for (i = 0; i < t_njobs; i++)
+            if (t_jobs[i].nrcpt == 2) {
+                assert_string_equal(t_jobs[i].domain, "a.test");
+                found++;
+            }
+        assert_int_equal(found, 1);
+    }
+    /* a reload forgets what was learned */
+    qmgr_reconfigure(&m, cfg2);
+    y = t_message(&m, t_qid(3), 1, "v", "z@a.test", NULL);
+    assert_string_equal(y->r[0].q->name, "a.test/v");
+    qmgr_free(&m);
+    config_free(cfg);
+    config_free(cfg2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_weights),
         cmocka_unit_test(test_queues),
         cmocka_unit_test(test_reconfigure),
+        cmocka_unit_test(test_mx_rollup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
