@@ -12,7 +12,12 @@
  *     the member and accounting shows vmta + vmtaPool;
  *   - each recipient's queue is domain/vmta, unless the domain's merged
  *     settings say queue-to NAME: then NAME/vmta, shared by every domain
- *     that names it (with NAME's <domain> settings).
+ *     that names it (with NAME's <domain> settings);
+ *   - or unless a delivery of the domain reached a mail exchanger that
+ *     matches the <mx-rollup-list> (route_learn_mx, fed by every result):
+ *     then the rollup queue NAME/vmta.  qmgr does no DNS, so a rollup is
+ *     learned from the first delivery, kept in memory (bounded) and
+ *     forgotten on reload.
  * The decision is made once, when qmgr first loads the message, so a
  * reload changes routing only for messages that arrive after it.
  */

@@ -548,12 +548,15 @@ static void test_esp_conf(void **state)
     /* the warming vmta's own <domain *> beats the global gmail block */
     config_domain_settings(cfg, "mkt-3-warming", "gmail.com", &d);
     assert_int_equal(d.max_smtp_out, 2);
-    /* microsoft: one shared queue with hosts; yahoo via nested macros */
-    config_domain_settings(cfg, "txn-2", "Outlook.com", &d);
-    assert_string_equal(d.queue_to, "microsoft.rollup");
+    /* microsoft: an MX rollup; AT&T: queue-to with hosts; yahoo: macros */
+    assert_string_equal(config_mx_rollup(cfg, "hotmail-com.olc.protection.outlook.com"),
+                        "microsoft.rollup");
     config_domain_settings(cfg, "txn-2", "microsoft.rollup", &d);
     assert_int_equal(d.max_smtp_out, 5);
-    assert_string_equal(d.route, "hotmail-com.olc.protection.outlook.com");
+    config_domain_settings(cfg, "mkt-1", "SBCglobal.net", &d);
+    assert_string_equal(d.queue_to, "att.shared");
+    config_domain_settings(cfg, "mkt-1", "att.shared", &d);
+    assert_string_equal(d.route, "al-ip4-mx-vip1.prodigy.net");
     config_domain_settings(cfg, NULL, "yahoo.co.jp", &d);
     assert_int_equal(d.max_smtp_out, 6);
     assert_int_equal(d.max_msg_per_connection, 20);
