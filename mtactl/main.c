@@ -25,6 +25,7 @@ static _Noreturn void usage(void)
             "commands:\n"
             "  status              daemons, their state and restarts; queue totals\n"
             "  show queues         the delivery queues (domain/vmta)\n"
+            "  show message ID     a queued message: its routing and recipients\n"
             "  reload              re-read the configuration (kept if invalid)\n"
             "  check-config [FILE] validate a configuration file locally\n");
     exit(2);

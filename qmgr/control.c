@@ -130,6 +130,8 @@ int control_run(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t 
     if (argc == 2 && strcmp(argv[0], "show") == 0
         && (strcmp(argv[1], "queues") == 0 || strcmp(argv[1], "queue") == 0))
         return show_queues(m, out);
-    (void)buf_append_str(out, "qmgr: unknown command (try: status, show queues)\n");
+    if (argc == 3 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "message") == 0)
+        return show_message(m, argv[2], out);
+    (void)buf_append_str(out, "qmgr: unknown command (try: status, show queues, show message ID)\n");
     return 1;
 }

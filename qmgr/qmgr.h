@@ -289,5 +289,7 @@ int tmpclean_run(const char *spool_dir);
 /* control.c */
 /* Answer argv into out; returns the CTL_REPLY status (0 = ok). */
 int control_run(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t now_ms);
+/* show_message.c: `show message QUEUE-ID` (1 = not found) */
+int show_message(struct qmgr *m, const char *qid, struct buf *out);
 
 #endif

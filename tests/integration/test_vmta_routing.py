@@ -38,7 +38,8 @@ def peer_of(sink, token):
 
 def test():
     with Env("vmta_routing") as env:
-        sink = env.start_sink("127.0.0.2", name="dst")
+        sink = env.start_sink("127.0.0.2", name="dst",
+                              args=["--rcpt", "later@dst.test=451 4.2.0 try later"])
         port2 = free_port()
         extra = (
             "smtp-listener 127.0.0.1:%d source=bulk\n"
@@ -80,6 +81,19 @@ def test():
               "unknown vmta: got %d %s" % (code, resp))
         check(s.noop()[0] == 250, "session unusable after the 550")
         s.quit()
+
+        # a deferred message stays queued: mtactl show message explains it
+        qid = env.send("a@src.test", ["later@dst.test"],
+                       message("later", "X-Virtual-MTA: v12\r\n"))
+        wait_for(lambda: any(r["rcpt"] == "later@dst.test" for r in env.acct() if r["type"] == "t"),
+                 30, "the deferral of later@dst.test")
+        rc, out = env.mtactl("show", "message", qid)
+        check(rc == 0 and "'v12' named at injection" in out and "vmta:      v12" in out
+              and "queue=dst.test/v12  waiting  attempts=1" in out,
+              "show message %s (%d):\n%s" % (qid, rc, out))
+        check("vmta=v12 (X-Virtual-MTA header)" in [l for l in env.log_text().splitlines()
+                                                     if qid in l and "vmta=" in l][0],
+              "smtpd's log line for %s does not give the reason" % qid)
 
         rcpts = ["r%d@dst.test" % i for i in range(1, 7)]
         recs = wait_for(lambda: (lambda d: d if all(r in d for r in rcpts) else None)(

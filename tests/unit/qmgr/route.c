@@ -166,6 +166,33 @@ static void test_mx_rollup(void **state)
     config_free(cfg2);
 }
 
+/* show message: the decision, the member, each recipient's queue, escaped. */
+static void test_show_message(void **state)
+{
+    struct config *cfg = t_config(conf);
+    struct qmgr m;
+    struct qmsg *x;
+    struct buf out;
+
+    t_init(&m, cfg);
+    x = t_message(&m, t_qid(7), 1, "p", "u@hotmail.test", "ev\x01il@gmail.test", NULL);
+    buf_init(&out, 1 << 20);
+    assert_int_equal(show_message(&m, x->qid, &out), 0);
+    assert_non_null(strstr(out.data, "routing:   'p' named at injection"));
+    assert_non_null(strstr(out.data, "vmta:      a (member of pool p)"));
+    assert_non_null(strstr(out.data, "job:       job7"));
+    assert_non_null(strstr(out.data, "<u@hotmail.test>  queue=ms.rollup/a  new  attempts=0"));
+    assert_non_null(strstr(out.data, "queue=gmail.test/a"));
+    assert_null(strchr(out.data, '\x01'));
+    buf_reset(&out);
+    assert_int_equal(show_message(&m, "nope\n", &out), 1);
+    assert_non_null(strstr(out.data, "no queued message"));
+    assert_null(strstr(out.data, "nope\n"));
+    buf_free(&out);
+    qmgr_free(&m);
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_queues),
         cmocka_unit_test(test_reconfigure),
         cmocka_unit_test(test_mx_rollup),
+        cmocka_unit_test(test_show_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
