@@ -51,6 +51,8 @@ struct cfg_source_settings {
     int reject_invalid_virtual_mta; /* 550 for an unknown vmta in the header, default yes */
     int retain_x_job;               /* keep the X-Job header, default no */
     char jobid_header[PL_HEADER_MAX];/* the header carrying the job id, default x-job */
+    int allow_empty_x_virtual_mta;  /* empty header = {default}, default no */
+    int process_x_envid;            /* X-Envid header -> envid, default no */
 };
 
 struct cfg_source {

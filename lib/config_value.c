@@ -461,8 +461,12 @@ int cfg_apply_relay_domain(struct cfg_parser *p, const struct cfg_directive *d,
 int cfg_apply_vmta_ref(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
                           void *base, char *why, size_t whylen)
 {
-    if (strcasecmp(value, "by-smtp-source-ip") == 0)
-        return bad(why, whylen, "not supported yet", value);
+    if (strcasecmp(value, "by-smtp-source-ip") == 0) {
+        /* chosen per connection (smtpd/route_vmta.c): only a source can */
+        if (d->store != CST_SOURCE)
+            return bad(why, whylen, "only in <source>", value);
+        return apply_generic(p, d, "by-smtp-source-ip", base, why, whylen);
+    }
     if (apply_generic(p, d, value, base, why, whylen) < 0)
         return -1;
     if (p != NULL && cfg_ref_add(p, REF_VMTA_OR_POOL, d->name, value) < 0)

@@ -1,7 +1,8 @@
 /*
  * main - bin/mtactl, the operator's command line (docs/mtactl.md):
  *
- *   mtactl [-c FILE] status | show queues | reload | check-config [FILE]
+ *   mtactl [-c FILE] status | show queues | show message ID | reload |
+ *                    check-config [FILE]
  *
  * The configuration is read only to find run-dir/control.sock (FILE:
  * -c, else $COURSER_CONF, else /etc/courser/courser.conf).  The reply's

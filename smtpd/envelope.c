@@ -67,7 +67,7 @@ void envelope_build(struct session *s)
     e->vmta = vmta[0] != '\0' ? (char *)vmta : NULL;
     e->job_id = s->job_id[0] != '\0' ? s->job_id : NULL;
     e->mail_from = s->mail.addr;
-    e->envid = s->mail.has_envid ? s->mail.envid : NULL;
+    e->envid = s->mail.has_envid ? s->mail.envid : s->x_envid[0] != '\0' ? s->x_envid : NULL;
     e->ret = (uint32_t)s->mail.ret;
     e->body_8bit = (uint32_t)s->mail.body_8bit;
     e->nrcpt = s->nrcpt;

@@ -10,6 +10,8 @@
  *   2. the first matching rule of the source's <pattern-list>;
  *   3. default-virtual-mta of the merged <source> settings (the listener's
  *      named source is merged last, so it beats the client's IP source);
+ *      `by-smtp-source-ip` = the vmta whose smtp-source-host is the local
+ *      address the client connected to;
  *   4. the global default-virtual-mta (else qmgr's {default}).
  * The name is written into the spool envelope (qmgr resolves a pool to a
  * member) and logged with the reason.  X-Virtual-MTA and the job-id
@@ -19,6 +21,7 @@
  * route_decide is a pure function on its inputs (unit-tested); route_
  * session applies it to a session at the end of DATA.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +62,23 @@ static int name_is(const struct pl_header *h, const char *name)
     return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
+/* vmta_by_ip - the first vmta with an smtp-source-host equal to ip. */
+static const char *vmta_by_ip(const struct config *cfg, const char *ip)
+{
+    unsigned char want[16], have[16];
+    int fam = ip != NULL && strchr(ip, ':') ? AF_INET6 : AF_INET;
+    size_t i, k, len = fam == AF_INET6 ? 16 : 4;
+
+    if (ip == NULL || inet_pton(fam, ip, want) != 1)
+        return NULL;
+    for (i = 0; i < cfg->nvmtas; i++)
+        for (k = 0; k < cfg->vmtas[i].nhosts; k++)
+            if (inet_pton(fam, cfg->vmtas[i].hosts[k].ip, have) == 1
+                && memcmp(want, have, len) == 0)
+                return cfg->vmtas[i].name;
+    return NULL;
+}
+
 int route_decide(const struct route_input *in, struct route_decision *out)
 {
     const struct cfg_source_settings *set = in->set;
@@ -81,6 +101,12 @@ int route_decide(const struct route_input *in, struct route_decision *out)
                 snprintf(xvmta, sizeof(xvmta), "(too long)");
             have_xvmta = 1;
             cut = !set->retain_x_virtual_mta;
+        } else if (set->process_x_envid && name_is(&h, "x-envid")) {
+            if (out->envid[0] == '\0' && (pattern_list_unfold(h.value, h.value_len, out->envid,
+                                                             sizeof(out->envid)) < 0
+                                          || !job_ok(out->envid)))
+                out->envid[0] = '\0';       /* too long or not one token: none */
+            cut = 1;
         } else if (set->process_x_job && name_is(&h, set->jobid_header)) {
             if (!have_job && (pattern_list_unfold(h.value, h.value_len, out->job_id,
                                                   sizeof(out->job_id)) < 0
@@ -94,6 +120,8 @@ int route_decide(const struct route_input *in, struct route_decision *out)
             cuts[ncuts++].len = h.len;
         }
     }
+    if (have_xvmta && xvmta[0] == '\0' && set->allow_empty_x_virtual_mta)
+        snprintf(xvmta, sizeof(xvmta), "{default}");
     if (have_xvmta) {
         printable(esc, sizeof(esc), xvmta);
         if (xvmta[0] != '\0' && config_vmta_exists(cfg, xvmta)) {
@@ -122,12 +150,22 @@ int route_decide(const struct route_input *in, struct route_decision *out)
                      pl->name, r->line);
         }
     }
-    /* 3. the merged <source> default, 4. the global default */
-    if (out->vmta[0] == '\0' && set->default_vmta[0] != '\0') {
+    /* 3. the merged <source> default (by-smtp-source-ip: no vmta has the
+     * local address as its source: on to the global default) */
+    if (out->vmta[0] == '\0' && strcmp(set->default_vmta, "by-smtp-source-ip") == 0) {
+        const char *v = vmta_by_ip(cfg, in->local_ip);
+        if (v != NULL) {
+            snprintf(out->vmta, sizeof(out->vmta), "%s", v);
+            snprintf(out->why, sizeof(out->why), "by-smtp-source-ip %s (<source %s>)",
+                     in->local_ip, in->source_name && in->source_name[0] ? in->source_name : "?");
+        }
+    } else if (out->vmta[0] == '\0' && set->default_vmta[0] != '\0') {
         snprintf(out->vmta, sizeof(out->vmta), "%s", set->default_vmta);
         snprintf(out->why, sizeof(out->why), "default-virtual-mta of <source %s>",
                  in->source_name && in->source_name[0] ? in->source_name : "?");
-    } else if (out->vmta[0] == '\0' && cfg->default_vmta[0] != '\0') {
+    }
+    /* 4. the global default */
+    if (out->vmta[0] == '\0' && cfg->default_vmta[0] != '\0') {
         snprintf(out->vmta, sizeof(out->vmta), "%s", cfg->default_vmta);
         snprintf(out->why, sizeof(out->why), "global default-virtual-mta");
     } else if (out->vmta[0] == '\0') {
@@ -144,12 +182,34 @@ int route_decide(const struct route_input *in, struct route_decision *out)
     return 0;
 }
 
+/* local_ip - the address the client connected to; IPv4-mapped IPv6 is
+ * written as IPv4 (smtp-source-host lists plain IPv4). */
+static const char *local_ip(struct session *s, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    const void *a;
+    int fam;
+
+    if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return NULL;
+    if (ss.ss_family == AF_INET) {
+        fam = AF_INET;
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    } else {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        fam = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+        a = fam == AF_INET ? (const void *)&a6->s6_addr[12] : (const void *)a6;
+    }
+    return inet_ntop(fam, a, out, (socklen_t)outlen);
+}
+
 int route_session(struct session *s, char *reply, size_t replylen)
 {
     const char *rcpts[SMTPD_ROUTE_RCPTS_MAX];
     struct route_input in;
     struct route_decision d;
-    char esc[CFG_NAME_MAX * 4];
+    char esc[CFG_NAME_MAX * 4], lip[64];
     uint32_t i, n = s->nrcpt < SMTPD_ROUTE_RCPTS_MAX ? s->nrcpt : SMTPD_ROUTE_RCPTS_MAX;
 
     for (i = 0; i < n; i++)
@@ -163,6 +223,7 @@ int route_session(struct session *s, char *reply, size_t replylen)
     in.nrcpts = n;
     in.msg = &s->msg;
     in.hdr_off = s->msg_hdr_len;
+    in.local_ip = local_ip(s, lip, sizeof(lip));
     if (route_decide(&in, &d) < 0) {
         msg_info("%s: refused: %s client=%s", s->qid, d.reject, s->client_ip);
         snprintf(reply, replylen, "%s", d.reject);
@@ -170,6 +231,7 @@ int route_session(struct session *s, char *reply, size_t replylen)
     }
     snprintf(s->route_vmta, sizeof(s->route_vmta), "%s", d.vmta);
     snprintf(s->job_id, sizeof(s->job_id), "%s", d.job_id);
+    snprintf(s->x_envid, sizeof(s->x_envid), "%s", d.envid);
     log_escape(esc, sizeof(esc), d.job_id, strlen(d.job_id));
     msg_info("%s: vmta=%s (%s)%s%s", s->qid, d.vmta[0] ? d.vmta : "{default}", d.why,
              d.job_id[0] ? " job=" : "", esc);

@@ -12,6 +12,7 @@
  * up to max-rcpt-per-message; matching every one of 100000 is not worth
  * the CPU at DATA). */
 #define SMTPD_ROUTE_RCPTS_MAX 1000
+#define ROUTE_ENVID_MAX 100     /* RFC 3461 4.4: ENVID is at most 100 characters */
 
 struct route_input {
     const struct config *cfg;
@@ -22,11 +23,13 @@ struct route_input {
     size_t nrcpts;
     struct buf *msg;                        /* headers removed in place */
     size_t hdr_off;                         /* where the client's headers start */
+    const char *local_ip;                   /* the address the client connected to */
 };
 
 struct route_decision {
     char vmta[CFG_NAME_MAX];    /* "" = none: qmgr's {default} */
     char job_id[256];           /* "" = none */
+    char envid[ROUTE_ENVID_MAX + 1];    /* X-Envid (process-x-envid), "" = none */
     char why[CFG_NAME_MAX + 128];
     char reject[CFG_NAME_MAX + 96];  /* the SMTP reply when refused */
 };

@@ -120,6 +120,7 @@ struct session {
     struct spool_envelope env;  /* borrowed pointers, built for commit */
     char route_vmta[CFG_NAME_MAX];  /* route_vmta.c's decision, "" = none */
     char job_id[256];           /* X-Job (process-x-job), "" = none */
+    char x_envid[101];          /* X-Envid (process-x-envid), "" = none */
     int commit_rc;
     int commit_errno;
 };

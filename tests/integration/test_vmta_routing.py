@@ -41,8 +41,11 @@ def test():
         sink = env.start_sink("127.0.0.2", name="dst",
                               args=["--rcpt", "later@dst.test=451 4.2.0 try later"])
         port2 = free_port()
+        port3 = free_port("127.0.0.12")
         extra = (
             "smtp-listener 127.0.0.1:%d source=bulk\n"
+            "smtp-listener 127.0.0.12:%d source=byip\n"
+            "<source byip>\n default-virtual-mta by-smtp-source-ip\n process-x-envid yes\n</source>\n"
             "<virtual-mta v11>\n smtp-source-host 127.0.0.11 v11.courser.test\n</virtual-mta>\n"
             "<virtual-mta v12>\n smtp-source-host 127.0.0.12 v12.courser.test\n</virtual-mta>\n"
             "<virtual-mta v13>\n smtp-source-host 127.0.0.13 v13.courser.test\n</virtual-mta>\n"
@@ -51,13 +54,13 @@ def test():
             " header X-Traffic-Type /^marketing$/i virtual-mta=v13\n"
             "</pattern-list>\n"
             "<source bulk>\n default-virtual-mta v13\n</source>\n"
-            "<domain dst.test>\n route [127.0.0.2]:%d\n</domain>\n" % (port2, sink.port))
+            "<domain dst.test>\n route [127.0.0.2]:%d\n</domain>\n" % (port2, port3, sink.port))
         env.write_config(env.base_config(
             extra, source_settings="    process-x-virtual-mta yes\n    process-x-job yes\n"
                                    "    pattern-list traffic\n    default-virtual-mta txn\n"))
         env.start()
 
-        t = {k: uuid.uuid4().hex for k in ("hdr", "pat", "both", "plain", "port", "job")}
+        t = {k: uuid.uuid4().hex for k in ("hdr", "pat", "both", "plain", "port", "job", "byip")}
         env.send("a@src.test", ["r1@dst.test"], message(t["hdr"], "X-Virtual-MTA: v12\r\n"))
         env.send("a@src.test", ["r2@dst.test"], message(t["pat"], "X-Traffic-Type: Marketing\r\n"))
         env.send("a@src.test", ["r3@dst.test"],
@@ -68,6 +71,11 @@ def test():
         s = smtplib.SMTP("127.0.0.1", port2, timeout=30)
         s.ehlo("client.test")
         send_on(s, "a@src.test", ["r5@dst.test"], message(t["port"]))
+        # a client connected to 127.0.0.12 goes out from the vmta with that source
+        s3 = smtplib.SMTP("127.0.0.12", port3, timeout=30)
+        s3.ehlo("client.test")
+        send_on(s3, "a@src.test", ["r8@dst.test"], message(t["byip"], "X-Envid: env-x8\r\n"))
+        s3.quit()
         # an unknown vmta in the header is refused at DATA, the session goes on
         s.mail("a@src.test")
         s.rcpt("r7@dst.test")
@@ -95,13 +103,14 @@ def test():
                                                      if qid in l and "vmta=" in l][0],
               "smtpd's log line for %s does not give the reason" % qid)
 
-        rcpts = ["r%d@dst.test" % i for i in range(1, 7)]
+        rcpts = ["r%d@dst.test" % i for i in (1, 2, 3, 4, 5, 6, 8)]
         recs = wait_for(lambda: (lambda d: d if all(r in d for r in rcpts) else None)(
             {r["rcpt"]: r for r in env.acct() if r.get("type") == "d"}), 40,
             "a `d` record for each of %s" % rcpts)
         want = {"hdr": ("r1", "v12", "127.0.0.12"), "pat": ("r2", "v13", "127.0.0.13"),
                 "both": ("r3", "v12", "127.0.0.12"), "plain": ("r4", "v11", "127.0.0.11"),
-                "port": ("r5", "v13", "127.0.0.13"), "job": ("r6", "v11", "127.0.0.11")}
+                "port": ("r5", "v13", "127.0.0.13"), "job": ("r6", "v11", "127.0.0.11"),
+                "byip": ("r8", "v12", "127.0.0.12")}
         for k, (rc, vmta, ip) in want.items():
             peer, data = peer_of(sink, t[k])
             check(peer == ip, "%s: sink saw peer %s, want %s" % (k, peer, ip))
@@ -110,19 +119,21 @@ def test():
                   and rec["queue"] == "dst.test/" + vmta,
                   "%s: accounting vmta=%s dlvSourceIp=%s queue=%s, want %s %s"
                   % (k, rec["vmta"], rec["dlvSourceIp"], rec["queue"], vmta, ip))
-            check(b"X-Virtual-MTA" not in data and b"X-Job" not in data,
+            check(b"X-Virtual-MTA" not in data and b"X-Job" not in data and b"X-Envid" not in data,
                   "%s: instruction header delivered:\n%r" % (k, data[:400]))
         check(recs["r4@dst.test"]["vmtaPool"] == "txn", "pool not recorded: %s" % recs["r4@dst.test"])
         check(recs["r1@dst.test"]["vmtaPool"] == "", "vmtaPool set for a plain vmta")
         check(recs["r6@dst.test"]["jobId"] == "spring-42", "jobId: %s" % recs["r6@dst.test"])
         check(recs["r6@dst.test"]["envId"] == "env-77", "envId: %s" % recs["r6@dst.test"])
+        check(recs["r8@dst.test"]["envId"] == "env-x8", "X-Envid: %s" % recs["r8@dst.test"])
         check(not any(r["rcpt"] == "r7@dst.test" for r in env.acct()), "the refused message was queued")
         log_text = env.log_text()
         check("vmta=v12 (X-Virtual-MTA header)" in log_text
               and "(pattern-list traffic, rule at line" in log_text
               and "default-virtual-mta of <source bulk>" in log_text,
               "routing decisions not logged with their reason")
-        summary("6 messages routed by header, pattern list, listener and IP source; unknown vmta refused")
+        summary("7 messages routed by header, pattern list, listener, IP source and by-smtp-source-ip; "
+                "unknown vmta refused")
 
 
 if __name__ == "__main__":

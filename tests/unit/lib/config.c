@@ -581,8 +581,8 @@ static void test_errors(void **state)
                "2: virtual-mta: no such <virtual-mta>: 'nope'");
     expect_err("default-virtual-mta nope\n",
                "1: default-virtual-mta: no such <virtual-mta> or <virtual-mta-pool>: 'nope'");
-    expect_err("<source 0/0>\ndefault-virtual-mta by-smtp-source-ip\n</source>\n",
-               "2: default-virtual-mta: not supported yet: 'by-smtp-source-ip'");
+    expect_err("\ndefault-virtual-mta by-smtp-source-ip\n",
+               "2: default-virtual-mta: only in <source>: 'by-smtp-source-ip'");
     expect_err("smtp-listener 127.0.0.1:25 source=nope\n",
                "1: smtp-listener: no such named <source>: 'nope'");
     expect_err("<source 10.0.0.0/8>\n</source>\nsmtp-listener 127.0.0.1:25 source=10.0.0.0/8\n",

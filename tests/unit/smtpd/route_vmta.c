@@ -25,6 +25,9 @@
 static char root[PATH_MAX / 2];
 static char tmpconf[64] = "/tmp/courser-rv-XXXXXX";
 
+/* Cases leave out trailing fields they do not need (NULL / 0). */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 struct rcase {
     const char *listener_source;    /* NULL = the plain listener */
     const char *headers;
@@ -36,23 +39,25 @@ struct rcase {
     const char *vmta, *why, *job;
     const char *kept;               /* a header that must still be there, or NULL */
     const char *gone;               /* one that must have been removed, or NULL */
+    const char *local_ip;           /* the address connected to, NULL = 127.0.0.1 */
+    const char *envid;              /* expected X-Envid result, NULL = "" */
 };
 
 static const struct rcase cases[] = {
     /* 1. X-Virtual-MTA beats everything (a matching pattern too) */
     { NULL, "X-Virtual-MTA: vmta-b\r\nX-Traffic-Type: marketing\r\n", "a@x.test", "u@c.test", 0,
-      0, "vmta-b", "X-Virtual-MTA header", "", "X-Traffic-Type:", "X-Virtual-MTA" },
+      0, "vmta-b", "X-Virtual-MTA header", "", "X-Traffic-Type:", "X-Virtual-MTA", NULL, NULL },
     { NULL, "x-virtual-mta:   BULK-POOL  \r\n", "a@x.test", "u@c.test", 0,
-      0, "BULK-POOL", "X-Virtual-MTA header", "", NULL, "x-virtual-mta" },
+      0, "BULK-POOL", "X-Virtual-MTA header", "", NULL, "x-virtual-mta", NULL, NULL },
     /* unknown name: the global fallback ... */
     { NULL, "X-Virtual-MTA: ghost\r\n", "a@x.test", "u@c.test", 0,
       0, "vmta-c", "invalid-virtual-mta-fallback (X-Virtual-MTA 'ghost' is unknown)", "", NULL,
       "X-Virtual-MTA" },
     /* ... or, without one, 550 5.7.1 */
     { NULL, "X-Virtual-MTA: gh\x01ost\r\n", "a@x.test", "u@c.test", 1,
-      -1, "", "550 5.7.1 Unknown virtual MTA in X-Virtual-MTA header: 'gh?ost'", "", NULL, NULL },
+      -1, "", "550 5.7.1 Unknown virtual MTA in X-Virtual-MTA header: 'gh?ost'", "", NULL, NULL, NULL, NULL },
     { NULL, "X-Virtual-MTA:\r\n", "a@x.test", "u@c.test", 1,
-      -1, "", "550 5.7.1 Unknown virtual MTA in X-Virtual-MTA header: ''", "", NULL, NULL },
+      -1, "", "550 5.7.1 Unknown virtual MTA in X-Virtual-MTA header: ''", "", NULL, NULL, NULL, NULL },
     /* 2. the pattern list: header (folded, /i), mail-from, rcpt-to */
     { NULL, "Subject: x\r\nX-Traffic-Type:\r\n MARKETING\r\n", "a@x.test", "u@c.test", 0,
       0, "bulk-pool", "pattern-list traffic, rule at line 35", "", "X-Traffic-Type", NULL },
@@ -62,21 +67,38 @@ static const struct rcase cases[] = {
       0, "vmta-c", "pattern-list traffic, rule at line 37", "", NULL, NULL },
     /* an X-Traffic-Type in the body is not a header */
     { NULL, "Subject: x\r\n\r\nX-Traffic-Type: marketing\r\n", "a@x.test", "u@c.test", 0,
-      0, "txn-pool", "default-virtual-mta of <source 127.0.0.0/8>", "", NULL, NULL },
+      0, "txn-pool", "default-virtual-mta of <source 127.0.0.0/8>", "", NULL, NULL, NULL, NULL },
     /* 3./4. the client's source default; X-Job taken and removed */
     { NULL, "X-Job: spring-sale-42\r\nSubject: y\r\n", "a@x.test", "u@c.test", 0,
       0, "txn-pool", "default-virtual-mta of <source 127.0.0.0/8>", "spring-sale-42", "Subject",
       "X-Job" },
     { NULL, "X-Job: two words\r\n", "a@x.test", "u@c.test", 0,
-      0, "txn-pool", "default-virtual-mta of <source 127.0.0.0/8>", "", NULL, "X-Job" },
+      0, "txn-pool", "default-virtual-mta of <source 127.0.0.0/8>", "", NULL, "X-Job", NULL, NULL },
     /* 3. the listener's named source beats the client's IP source, and
      * its settings apply: unknown header ignored, headers retained */
     { "bulk-port", "Subject: x\r\nX-Campaign: c1\r\nX-Job: other\r\n", "a@x.test", "u@c.test", 0,
-      0, "bulk-pool", "default-virtual-mta of <source bulk-port>", "c1", "X-Campaign", NULL },
+      0, "bulk-pool", "default-virtual-mta of <source bulk-port>", "c1", "X-Campaign", NULL, NULL, NULL },
     { "bulk-port", "X-Virtual-MTA: ghost\r\n", "a@x.test", "u@c.test", 1,
-      0, "bulk-pool", "default-virtual-mta of <source bulk-port>", "", "X-Virtual-MTA: ghost", NULL },
+      0, "bulk-pool", "default-virtual-mta of <source bulk-port>", "", "X-Virtual-MTA: ghost", NULL, NULL, NULL },
     { "bulk-port", "X-Virtual-MTA: vmta-a\r\n", "a@x.test", "u@c.test", 0,
-      0, "vmta-a", "X-Virtual-MTA header", "", "X-Virtual-MTA: vmta-a", NULL },
+      0, "vmta-a", "X-Virtual-MTA header", "", "X-Virtual-MTA: vmta-a", NULL, NULL, NULL },
+    /* by-smtp-source-ip: the vmta whose source is the local address ... */
+    { "by-ip", "Subject: x\r\nX-Envid: e-1\r\n", "a@x.test", "u@c.test", 0,
+      0, "vmta-c", "by-smtp-source-ip ::1 (<source by-ip>)", "", "Subject", "X-Envid", "::1", "e-1" },
+    { "by-ip", "Subject: x\r\n", "a@x.test", "u@c.test", 0,
+      0, "vmta-b", "by-smtp-source-ip 127.0.0.12 (<source by-ip>)", "", NULL, NULL, "127.0.0.12", NULL },
+    /* ... none: the global default */
+    { "by-ip", "Subject: x\r\n", "a@x.test", "u@c.test", 0,
+      0, "txn-pool", "global default-virtual-mta", "", NULL, NULL, "127.0.0.99", NULL },
+    /* an empty X-Virtual-MTA is {default} with allow-empty-x-virtual-mta */
+    { "by-ip", "X-Virtual-MTA:  \r\n", "a@x.test", "u@c.test", 1,
+      0, "{default}", "X-Virtual-MTA header", "", NULL, "X-Virtual-MTA", "127.0.0.12", NULL },
+    /* an X-Envid that is not one token is no envid */
+    { "by-ip", "X-Envid: a b\r\n", "a@x.test", "u@c.test", 0,
+      0, "vmta-b", "by-smtp-source-ip 127.0.0.12 (<source by-ip>)", "", NULL, "X-Envid", "127.0.0.12", NULL },
+    /* without process-x-envid the header is left alone */
+    { NULL, "X-Envid: e-2\r\n", "a@x.test", "u@c.test", 0,
+      0, "txn-pool", "default-virtual-mta of <source 127.0.0.0/8>", "", "X-Envid: e-2", NULL, NULL, NULL },
     /* the bulk-port source inherits the IP source's pattern list */
     { "bulk-port", "X-Traffic-Type: marketing\r\n", "a@x.test", "u@c.test", 0,
       0, "bulk-pool", "pattern-list traffic, rule at line 35", "", NULL, NULL },
@@ -141,6 +163,7 @@ static void test_table(void **state)
         in.nrcpts = 1;
         in.msg = &msg;
         in.hdr_off = strlen("Received: from x\r\n\tby y;\r\n\tdate\r\n");
+        in.local_ip = c->local_ip ? c->local_ip : "127.0.0.1";
         rcode = route_decide(&in, &d);
         if (rcode != c->rc)
             fail_msg("case %zu: rc %d (%s%s)", i, rcode, d.why, d.reject);
@@ -151,6 +174,8 @@ static void test_table(void **state)
                    || strcmp(d.job_id, c->job) != 0) {
             fail_msg("case %zu: vmta '%s' why '%s' job '%s'", i, d.vmta, d.why, d.job_id);
         }
+        if (rcode == 0 && strcmp(d.envid, c->envid ? c->envid : "") != 0)
+            fail_msg("case %zu: envid '%s'", i, d.envid);
         if (c->kept && strstr(msg.data, c->kept) == NULL)
             fail_msg("case %zu: '%s' was removed:\n%s", i, c->kept, msg.data);
         if (c->gone && strcasestr(msg.data, c->gone) != NULL)
