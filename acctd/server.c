@@ -381,6 +381,11 @@ static void acctd_reload(struct acctd *a)
         msg_error("reload: %s; keeping the running configuration", err);
         return;
     }
+    if (config_digest_verify(cfg, err, sizeof(err)) < 0) {
+        msg_error("reload: %s; keeping the running configuration", err);
+        config_free(cfg);
+        return;
+    }
     batch_flush(a);
     acctd_db_dir(a->cfg, olddb, sizeof(olddb));
     acctd_db_dir(cfg, newdb, sizeof(newdb));

@@ -457,6 +457,8 @@ static int parse_lines(struct cfg_parser *p, FILE *fp)
     p->line = 0;
     while ((rc = read_line(fp, buf, CFG_LINE_MAX + 1)) != 0) {
         p->line++;
+        if (rc == 1)
+            p->digest = config_digest_add(config_digest_add(p->digest, buf, strlen(buf)), "\n", 1);
         if (rc == -1 || rc == -2 || rc == -3) {
             fail(p, "%s:%d: %s", p->file, p->line,
                  rc == -1 ? "line longer than 8192 bytes" :
@@ -705,6 +707,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     if (errlen > 0)
         err[0] = '\0';
     memset(&p, 0, sizeof(p));
+    p.digest = 14695981039346656037ULL;     /* FNV-1a offset basis */
     p.err = err;
     p.errlen = errlen;
     cfg = calloc(1, sizeof(*cfg));
@@ -726,6 +729,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
         return -1;
     }
     parser_free(&p);
+    cfg->digest = p.digest;
     *out = cfg;
     return 0;
 }

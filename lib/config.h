@@ -225,6 +225,7 @@ struct config {
     struct cfg_macro *macros;       size_t nmacros;
     struct cfg_rollup *rollups;     size_t nrollups;     /* <mx-rollup-list> */
     char invalid_vmta_fallback[CFG_NAME_MAX]; /* "" = refuse an unknown X-Virtual-MTA */
+    uint64_t digest;                /* of every byte read (config_reload.c) */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -251,6 +252,13 @@ int config_vmta_exists(const struct config *cfg, const char *name);
 int config_domain_match(const char *pattern, const char *domain);
 /* Whether rcpt's domain is one we relay for anyone (relay-domain). */
 int config_is_relay_domain(const struct config *cfg, const char *domain);
+
+/* Reload across processes (config_reload.c): master publishes the digest
+ * of the file it validated in run-dir/config.digest; a daemon applies a
+ * reload only if config_digest_verify passes (-1 with the reason). */
+uint64_t config_digest_add(uint64_t h, const void *p, size_t n);
+int config_digest_publish(const struct config *cfg, char *err, size_t errlen);
+int config_digest_verify(const struct config *cfg, char *err, size_t errlen);
 
 /* Write docs/config.md (Markdown) from the directive table. */
 int config_write_docs(FILE *out);

@@ -142,6 +142,7 @@ struct cfg_parser {
     size_t nrefs;
     int nspool;                 /* <spool> blocks seen */
     int failed;                 /* err already holds the message */
+    uint64_t digest;            /* FNV-1a of every line read */
     char *err;
     size_t errlen;
 };

@@ -238,6 +238,12 @@ int supervise_reload(struct master *m, char *err, size_t errlen)
         msg_error("reload: %s; keeping the running configuration", err);
         return -1;
     }
+    /* the daemons apply the file only if they read what was checked here */
+    if (config_digest_publish(cfg, err, errlen) < 0) {
+        msg_error("reload: %s; keeping the running configuration", err);
+        config_free(cfg);
+        return -1;
+    }
     if (!listeners_equal(m->cfg, cfg))
         msg_warn("reload: smtp-listener changes take effect only after a restart");
     if (cfg->smtpd_processes != m->cfg->smtpd_processes

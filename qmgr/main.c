@@ -451,6 +451,11 @@ static void on_signal(uv_signal_t *s, int signum)
             msg_error("reload failed, keeping the old configuration: %s", err);
             return;
         }
+        if (config_digest_verify(cfg, err, sizeof(err)) < 0) {
+            msg_error("reload: %s; keeping the running configuration", err);
+            config_free(cfg);
+            return;
+        }
         qmgr_reconfigure(&q.m, cfg);
         config_free(q.cfg);
         q.cfg = cfg;

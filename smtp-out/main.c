@@ -174,6 +174,11 @@ static void on_hup(uv_signal_t *s, int signum)
         msg_error("reload failed, keeping the old configuration: %s", err);
         return;
     }
+    if (config_digest_verify(cfg, err, sizeof(err)) < 0) {
+        msg_error("reload: %s; keeping the running configuration", err);
+        config_free(cfg);
+        return;
+    }
     config_free(so.cfg);
     so.cfg = cfg;
     snprintf(job_ctx.spool_dir, sizeof(job_ctx.spool_dir), "%s", cfg->spool_dir);

@@ -132,8 +132,15 @@ static void smtpd_reload(void)
 {
     struct smtpd_cfg *c = smtpd_cfg_load(smtpd.config_path);
 
+    char err[512];
+
     if (c == NULL) {
         msg_error("reload failed; keeping the running configuration");
+        return;
+    }
+    if (config_digest_verify(c->cfg, err, sizeof(err)) < 0) {
+        msg_error("reload: %s; keeping the running configuration", err);
+        smtpd_cfg_put(c);
         return;
     }
     if (c->cfg->log_file[0] != '\0' && log_open_file(c->cfg->log_file) < 0)

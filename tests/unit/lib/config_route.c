@@ -566,6 +566,37 @@ static void test_esp_conf(void **state)
     config_free(cfg);
 }
 
+/* Reload digest: what master checked vs what a daemon read. */
+static void test_reload_digest(void **state)
+{
+    char path[PATH_MAX], text[512], err[512], dpath[PATH_MAX];
+    struct config *a, *b, *c;
+
+    snprintf(text, sizeof(text), "run-dir %s\ninclude inc.conf\n", tmpdir);
+    write_file("d.conf", text);
+    write_file("inc.conf", "host-name one.example\n");
+    snprintf(path, sizeof(path), "%s/d.conf", tmpdir);
+    snprintf(dpath, sizeof(dpath), "%s/config.digest", tmpdir);
+    unlink(dpath);
+    a = load_ok(path);
+    /* no digest published: nothing to compare with */
+    assert_int_equal(config_digest_verify(a, err, sizeof(err)), 0);
+    assert_int_equal(config_digest_publish(a, err, sizeof(err)), 0);
+    b = load_ok(path);
+    assert_true(a->digest == b->digest);
+    assert_int_equal(config_digest_verify(b, err, sizeof(err)), 0);
+    /* an edit in an included file after master's check */
+    write_file("inc.conf", "host-name two.example\n");
+    c = load_ok(path);
+    assert_true(c->digest != a->digest);
+    assert_int_equal(config_digest_verify(c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "the configuration changed after master checked it"));
+    config_free(a);
+    config_free(b);
+    config_free(c);
+    unlink(dpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_pool_weights),
         cmocka_unit_test(test_pmta_notes_example),
         cmocka_unit_test(test_esp_conf),
+        cmocka_unit_test(test_reload_digest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
