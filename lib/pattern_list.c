@@ -20,6 +20,10 @@
 /* A header value or address longer than this is matched on its prefix:
  * the subject is bounded, and so is the work per rule. */
 #define PL_SUBJECT_MAX 4096
+/* Backtracking steps and depth per match: plenty for any sane rule,
+ * milliseconds at worst for a pathological one. */
+#define PL_MATCH_LIMIT 200000
+#define PL_DEPTH_LIMIT 10000
 
 static int fail(char *why, size_t whylen, const char *reason, const char *v)
 {
@@ -139,6 +143,12 @@ int pattern_list_add(struct pattern_list *pl, enum pl_kind kind, const char *val
         if (pl->md == NULL)
             return fail(why, whylen, "no memory", value);
     }
+    if (pl->mctx == NULL) {
+        pl->mctx = pcre2_match_context_create(NULL);
+        if (pl->mctx == NULL || pcre2_set_match_limit(pl->mctx, PL_MATCH_LIMIT) != 0
+            || pcre2_set_depth_limit(pl->mctx, PL_DEPTH_LIMIT) != 0)
+            return fail(why, whylen, "no memory", value);
+    }
     if (compile(&r, caseless, why, whylen) < 0)
         return -1;
     nr = realloc(pl->rules, (pl->nrules + 1) * sizeof(*nr));
@@ -161,6 +171,8 @@ void pattern_list_free(struct pattern_list *pl)
         pcre2_code_free(pl->rules[i].re);
     free(pl->rules);
     pcre2_match_data_free(pl->md);
+    pcre2_match_context_free(pl->mctx);
+    pl->mctx = NULL;
     pl->rules = NULL;
     pl->nrules = 0;
     pl->md = NULL;
@@ -171,7 +183,8 @@ static int re_match(const struct pattern_list *pl, const struct pl_rule *r, cons
 {
     if (n > PL_SUBJECT_MAX)
         n = PL_SUBJECT_MAX;
-    return pcre2_match(r->re, (PCRE2_SPTR)s, n, 0, 0, pl->md, NULL) >= 0;
+    /* < 0 is "no match", and also PCRE2_ERROR_MATCHLIMIT: not a match */
+    return pcre2_match(r->re, (PCRE2_SPTR)s, n, 0, 0, pl->md, pl->mctx) >= 0;
 }
 
 int pattern_list_next_header(const char *hdrs, size_t len, size_t *off, struct pl_header *h)

@@ -16,7 +16,9 @@
  *
  * Owned by the config module (struct config holds the lists); the match
  * side is used by smtpd only.  Matching is bounded: the subject length is
- * the caller's, PCRE2's match limit is set per list.
+ * capped (PL_SUBJECT_MAX) and PCRE2's match and depth limits are set per
+ * list, so an operator's backtracking regex cannot stall smtpd: a rule
+ * that hits the limit counts as not matching.
  */
 #ifndef COURSER_PATTERN_LIST_H
 #define COURSER_PATTERN_LIST_H
@@ -45,6 +47,7 @@ struct pattern_list {
     struct pl_rule *rules;
     size_t nrules;
     void *md;                       /* pcre2_match_data *, shared by rules */
+    void *mctx;                     /* pcre2_match_context *: the match limit */
 };
 
 /* Parse and compile one rule line ("header X /re/ virtual-mta=v" etc.,

@@ -356,6 +356,29 @@ static void test_pattern_match(void **state)
     config_free(cfg);
 }
 
+/* A catastrophic regex hits the match limit (no match) instead of hanging. */
+static void test_pattern_limit(void **state)
+{
+    struct pattern_list pl;
+    char why[256], subject[64];
+    struct pl_subject m;
+    const char *rc[1] = { subject };
+
+    memset(&pl, 0, sizeof(pl));
+    assert_int_equal(pattern_list_add(&pl, PL_RCPT_TO, "/^(a+)+$/ virtual-mta=x", why,
+                                      sizeof(why)), 0);
+    memset(subject, 'a', 40);
+    subject[40] = '!';
+    subject[41] = '\0';
+    memset(&m, 0, sizeof(m));
+    m.rcpts = rc;
+    m.nrcpts = 1;
+    assert_null(pattern_list_match(&pl, &m));
+    subject[40] = '\0';
+    assert_non_null(pattern_list_match(&pl, &m));
+    pattern_list_free(&pl);
+}
+
 static void test_header_walk(void **state)
 {
     const char *h = "A: 1\r\nB:\t2\r\n 3\r\nC : x\r\nnot a header\r\nD: 4\r\n";
@@ -605,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_pattern_match),
         cmocka_unit_test(test_header_walk),
+        cmocka_unit_test(test_pattern_limit),
         cmocka_unit_test(test_pool_weights),
         cmocka_unit_test(test_pmta_notes_example),
         cmocka_unit_test(test_esp_conf),
