@@ -252,6 +252,7 @@ static void on_msg_new(struct ipc_conn *c, const struct ipc_frame *f)
     if (r == 0)
         return;     /* duplicate notice (smtpd resends after reconnect) */
     msg_debug("%s: queued, %u recipients, vmta %s", msg->qid, msg->env.nrcpt, msg->vmta);
+    route_emit_receipts(&q.m, msg, now_ms());
     message_schedule(&q.m, msg, now_ms());
     after_event();
 }

@@ -204,6 +204,9 @@ void route_free(struct qmgr *m);
 /* A delivery of queue q's mail reached mail exchanger mx: learn whether
  * q's domain rolls up (<mx-rollup-list>). */
 void route_learn_mx(struct qmgr *m, const struct queue *q, const char *mx);
+/* `r` (receipt) accounting records of a newly arrived message, one per
+ * recipient, if an <acct-file> takes them: the routing decision as made. */
+void route_emit_receipts(struct qmgr *m, const struct qmsg *msg, int64_t now_ms);
 /* After a reload: forget what was learned under the old rollup list. */
 void route_reconfigure(struct qmgr *m);
 

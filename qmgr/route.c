@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "acct.h"
 #include "log.h"
 #include "pool.h"
 #include "qmgr.h"
@@ -189,6 +190,57 @@ void route_reconfigure(struct qmgr *m)
     hmap_each(&m->rollups, free_rollup_cb, NULL);
     hmap_free(&m->rollups);
     hmap_init(&m->rollups);
+}
+
+/* wants_receipts - whether some <acct-file> takes `r` records: they cost
+ * one accounting event per recipient, so only when asked for. */
+static int wants_receipts(const struct config *cfg)
+{
+    size_t i;
+
+    for (i = 0; cfg != NULL && i < cfg->nacct_files; i++)
+        if (cfg->acct_files[i].records & ACCT_REC_R)
+            return 1;
+    return 0;
+}
+
+void route_emit_receipts(struct qmgr *m, const struct qmsg *msg, int64_t now_ms)
+{
+    const struct spool_envelope *e = &msg->env;
+    struct acct_record a;
+    char t[64], src[PROTO_NAME_MAX * 2 + 8];
+    uint32_t i;
+    int rc;
+
+    if (m->emit_acct == NULL || !wants_receipts(m->cfg))
+        return;
+    for (i = 0; i < e->nrcpt; i++) {
+        const struct qrcpt *r = &msg->r[i];
+        memset(&a, 0, sizeof(a));
+        rc = acct_set(&a, AF_TYPE, "r");
+        acct_format_time(now_ms / 1000, t, sizeof(t));
+        rc |= acct_set(&a, AF_TIME_LOGGED, t);
+        acct_format_time((long long)e->time_queued, t, sizeof(t));
+        rc |= acct_set(&a, AF_TIME_QUEUED, t);
+        rc |= acct_set(&a, AF_ORIG, e->mail_from ? e->mail_from : "");
+        rc |= acct_set(&a, AF_RCPT, e->rcpts[i].addr);
+        rc |= acct_set(&a, AF_ORCPT, e->rcpts[i].orcpt);
+        rc |= acct_set(&a, AF_SRC_TYPE, "smtp");
+        snprintf(src, sizeof(src), "%s (%s)", e->client_helo ? e->client_helo : "",
+                 e->client_ip ? e->client_ip : "");
+        rc |= acct_set(&a, AF_SRC_MTA, src);
+        rc |= acct_set(&a, AF_VMTA, msg->vmta);
+        rc |= acct_set(&a, AF_VMTA_POOL, msg->pool);
+        rc |= acct_set(&a, AF_JOB_ID, e->job_id);
+        rc |= acct_set(&a, AF_ENV_ID, e->envid);
+        rc |= acct_set(&a, AF_QUEUE, r->q ? r->q->name : NULL);
+        rc |= acct_set(&a, AF_QUEUE_ID, msg->qid);
+        if (rc != 0)
+            msg_warn("%s: out of memory building a receipt record", msg->qid);
+        else
+            m->emit_acct(m, &a);
+        acct_record_free(&a);
+    }
 }
 
 static void free_pool_cb(void *val, void *arg)

@@ -11,7 +11,11 @@ is what the sink saw, not what Courser says.  Proven here:
   - precedence: the header beats the pattern list;
   - an unknown X-Virtual-MTA is refused at DATA with 550 5.7.1;
   - X-Job becomes jobId (header removed), MAIL FROM ENVID= becomes envId;
-    accounting has vmta, vmtaPool, queue and dlvSourceIp."""
+    accounting has vmta, vmtaPool, queue and dlvSourceIp, and `r` records
+    the decision at arrival;
+  - by-smtp-source-ip: mail in on 127.0.0.12 leaves from 127.0.0.12, and
+    X-Envid (process-x-envid) becomes envId;
+  - `mtactl show message` shows a deferred message's routing."""
 
 import os
 import smtplib
@@ -56,7 +60,7 @@ def test():
             "<source bulk>\n default-virtual-mta v13\n</source>\n"
             "<domain dst.test>\n route [127.0.0.2]:%d\n</domain>\n" % (port2, port3, sink.port))
         env.write_config(env.base_config(
-            extra, source_settings="    process-x-virtual-mta yes\n    process-x-job yes\n"
+            extra, acct_records="d,b,t,r", source_settings="    process-x-virtual-mta yes\n    process-x-job yes\n"
                                    "    pattern-list traffic\n    default-virtual-mta txn\n"))
         env.start()
 
@@ -127,6 +131,13 @@ def test():
         check(recs["r6@dst.test"]["envId"] == "env-77", "envId: %s" % recs["r6@dst.test"])
         check(recs["r8@dst.test"]["envId"] == "env-x8", "X-Envid: %s" % recs["r8@dst.test"])
         check(not any(r["rcpt"] == "r7@dst.test" for r in env.acct()), "the refused message was queued")
+        # `r` records: the decision as made at arrival
+        recv = {r["rcpt"]: r for r in env.acct() if r.get("type") == "r"}
+        check(all(rc in recv for rc in rcpts), "missing r records: %s" % sorted(recv))
+        check(recv["r1@dst.test"]["vmta"] == "v12" and recv["r1@dst.test"]["queue"] == "dst.test/v12",
+              "r record of r1: %s" % recv["r1@dst.test"])
+        check(recv["r4@dst.test"]["vmtaPool"] == "txn" and recv["r6@dst.test"]["jobId"] == "spring-42",
+              "r records: %s / %s" % (recv["r4@dst.test"], recv["r6@dst.test"]))
         log_text = env.log_text()
         check("vmta=v12 (X-Virtual-MTA header)" in log_text
               and "(pattern-list traffic, rule at line" in log_text
