@@ -1,8 +1,8 @@
 /*
  * message - queued messages in memory: loading a spool file's envelope,
  * routing each recipient to its destination queue (route.c), putting
- * recipients on their queue or timer, and removing the message once every recipient is final (journal "done",
- * then the spool file).
+ * recipients on their queue or timer, and removing the message once
+ * every recipient is final (journal "done", then the spool file).
  *
  * A message holds its queue id and envelope strings once; each recipient
  * is a compact struct qrcpt pointing at its address in the envelope.
