@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """test_reload_routing: reload under load, and a bad file on reload.
 
-1. 500 messages are queued with default-virtual-mta r11 (127.0.0.11); the
-   sink answers each '.' after 50 ms and the queue allows 5 connections,
-   so most of them are still queued or in flight when `mtactl reload`
-   switches the default to r12 (127.0.0.12); 500 more are queued after.
-   Nothing is lost or duplicated (1,000 distinct messages at the sink, one
+1. 1,000 messages are queued with default-virtual-mta r11 (127.0.0.11);
+   the sink answers each '.' after 50 ms and the queue allows 5
+   connections (100 messages/s), so most of them are still queued or in
+   flight when `mtactl reload` switches the default to r12 (127.0.0.12);
+   300 more are queued after.
+   Nothing is lost or duplicated (1,301 distinct messages at the sink, one
    `d` record each, an empty spool), every message accepted before the
    reload went out from .11 and every one after from .12; an SMTP session
    opened before the reload survives it; no daemon was restarted.
@@ -21,7 +22,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Env, check, log, wait_for, run_test, send_on, summary)  # noqa: E402
 
-HALF = 500
+BEFORE = 1000     # queued before the reload
+AFTER = 300       # after it
 
 
 def config(env, sink, default):
@@ -58,34 +60,35 @@ def test():
         pids = sorted(p for p, _ in env.children())
         early = env.smtp()                  # a session that lives across the reload
 
-        send_batch(env, "a", HALF)
+        send_batch(env, "a", BEFORE)
         at_reload = sink.count()
         env.write_config(config(env, sink, "r12"))
         rc, out = env.mtactl("reload")
         check(rc == 0 and "reloaded" in out, "mtactl reload failed (%d): %s" % (rc, out))
-        check(at_reload < HALF // 2, "only %d of %d were still queued at the reload: not under load"
-              % (HALF - at_reload, HALF))
-        log("reload with %d of %d messages still queued or in flight" % (HALF - at_reload, HALF))
+        check(at_reload < BEFORE // 2, "only %d of %d were still queued at the reload: not under load"
+              % (BEFORE - at_reload, BEFORE))
+        log("reload with %d of %d messages still queued or in flight" % (BEFORE - at_reload, BEFORE))
         # 2 smtpd + qmgr + 2 smtp-out
         wait_for(lambda: env.log_text().count("configuration reloaded") >= 5, 10,
                  "smtpd, qmgr and smtp-out to reload")
-        send_batch(env, "b", HALF)
+        send_batch(env, "b", AFTER)
         send_on(early, "a@src.test", ["early0@dst.test"], b"Subject: early\r\n\r\nearly\r\n")
         early.quit()
 
-        wait_for(lambda: sink.count() >= 2 * HALF + 1, 120, "every message at the sink", interval=0.5)
+        total = BEFORE + AFTER + 1
+        wait_for(lambda: sink.count() >= total, 180, "every message at the sink", interval=0.5)
         got = peers_by_tag(sink)
-        check(got["a"] == collections.Counter({"127.0.0.11": HALF}),
+        check(got["a"] == collections.Counter({"127.0.0.11": BEFORE}),
               "messages accepted before the reload: %s" % dict(got["a"]))
-        check(got["b"] == collections.Counter({"127.0.0.12": HALF}),
+        check(got["b"] == collections.Counter({"127.0.0.12": AFTER}),
               "messages accepted after the reload: %s" % dict(got["b"]))
         # the early session started under the old config: its message too
         check(got["early"] == collections.Counter({"127.0.0.11": 1}),
               "message of the pre-reload session: %s" % dict(got["early"]))
         rcpts = [r for e in sink.events("msg") for r in e["rcpts"]]
-        check(len(rcpts) == len(set(rcpts)) == 2 * HALF + 1, "duplicates or losses: %d rcpts, %d distinct"
+        check(len(rcpts) == len(set(rcpts)) == total, "duplicates or losses: %d rcpts, %d distinct"
               % (len(rcpts), len(set(rcpts))))
-        wait_for(lambda: len([r for r in env.acct() if r.get("type") == "d"]) == 2 * HALF + 1, 30,
+        wait_for(lambda: len([r for r in env.acct() if r.get("type") == "d"]) == total, 30,
                  "one d record per message")
         wait_for(lambda: not env.spool_files(), 30, "an empty spool")
         check(sorted(p for p, _ in env.children()) == pids, "a daemon was restarted by the reload")
@@ -114,7 +117,7 @@ def test():
         rc, out = env.mtactl("status")
         check(rc == 0, "status after the refused reload: %s" % out)
         summary("reload with %d in flight: %d from .11, %d from .12, none lost; bad file refused at line %d"
-                % (HALF - at_reload, HALF + 1, HALF, bad_line))
+                % (BEFORE - at_reload, BEFORE + 1, AFTER, bad_line))
 
 
 if __name__ == "__main__":
