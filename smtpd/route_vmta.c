@@ -232,8 +232,9 @@ int route_session(struct session *s, char *reply, size_t replylen)
     snprintf(s->route_vmta, sizeof(s->route_vmta), "%s", d.vmta);
     snprintf(s->job_id, sizeof(s->job_id), "%s", d.job_id);
     snprintf(s->x_envid, sizeof(s->x_envid), "%s", d.envid);
+    /* logged with the message's one "queued" line (session.c) */
     log_escape(esc, sizeof(esc), d.job_id, strlen(d.job_id));
-    msg_info("%s: vmta=%s (%s)%s%s", s->qid, d.vmta[0] ? d.vmta : "{default}", d.why,
-             d.job_id[0] ? " job=" : "", esc);
+    snprintf(s->route_why, sizeof(s->route_why), "vmta=%s (%s)%s%s",
+             d.vmta[0] ? d.vmta : "{default}", d.why, d.job_id[0] ? " job=" : "", esc);
     return 0;
 }

@@ -342,8 +342,8 @@ void session_commit_done(struct session *s)
         char from[CMD_PATH_MAX * 4 + 8];
 
         log_escape(from, sizeof(from), s->mail.addr, strlen(s->mail.addr));
-        msg_info("%s: from=<%s> size=%zu nrcpt=%u client=%s", s->qid, from,
-                 s->msg.len - s->msg_hdr_len, s->nrcpt, s->client_ip);
+        msg_info("%s: from=<%s> size=%zu nrcpt=%u client=%s %s", s->qid, from,
+                 s->msg.len - s->msg_hdr_len, s->nrcpt, s->client_ip, s->route_why);
         session_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
         notify_new(s->qid);
     } else {

@@ -121,6 +121,7 @@ struct session {
     char route_vmta[CFG_NAME_MAX];  /* route_vmta.c's decision, "" = none */
     char job_id[256];           /* X-Job (process-x-job), "" = none */
     char x_envid[101];          /* X-Envid (process-x-envid), "" = none */
+    char route_why[2048];       /* the decision and why, for the log line */
     int commit_rc;
     int commit_errno;
 };
