@@ -172,8 +172,8 @@ const struct cfg_directive cfg_table[] = {
       .type = CT_SPECIAL, .apply = cfg_apply_source_host, .syntax = "IP HOSTNAME",
       .def = "(the system's choice, EHLO host-name)", .help = "source IP and EHLO name; several are used round robin" },
     { .name = "virtual-mta", .scopes = CS_POOL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
-      .type = CT_SPECIAL, .apply = cfg_apply_pool_member, .syntax = "NAME", .def = "(none)",
-      .help = "a member of the pool (a `<virtual-mta>` defined anywhere in the file)" },
+      .type = CT_SPECIAL, .apply = cfg_apply_pool_member, .syntax = "NAME [weight=1..1000]", .def = "(none)",
+      .help = "a member of the pool (a `<virtual-mta>` defined anywhere in the file); members take new messages by smooth weighted round robin, weight 1 unless given (weight= is Courser's)" },
 
     /* ---- <domain> ---- */
     { .name = "route", .synonyms = "smtp-hosts", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT,
