@@ -92,8 +92,9 @@ int route_decide(const struct route_input *in, struct route_decision *out)
     size_t hlen = in->msg->len;
 
     memset(out, 0, sizeof(*out));
-    /* 1. the headers we act on */
-    while (pattern_list_next_header(hdrs, hlen, &off, &h)) {
+    /* 1. the headers we act on (no walk at all when none is processed) */
+    while ((set->process_x_virtual_mta || set->process_x_job || set->process_x_envid)
+           && pattern_list_next_header(hdrs, hlen, &off, &h)) {
         int cut = 0;
         if (set->process_x_virtual_mta && name_is(&h, "x-virtual-mta")) {
             if (!have_xvmta && pattern_list_unfold(h.value, h.value_len, xvmta,
