@@ -45,6 +45,23 @@ static int fail(struct cfg_parser *p, const char *fmt, ...)
     return -1;
 }
 
+/* recover - in config_check_all's mode, hand the error just recorded to
+ * the caller and clear it so that checking goes on (0); otherwise, or if
+ * there is none, leave it (-1 if one is recorded). */
+static int recover(struct cfg_parser *p)
+{
+    if (!p->failed)
+        return 0;
+    if (p->report == NULL)
+        return -1;
+    p->report(p->report_arg, p->err);
+    p->nerrors++;
+    p->failed = 0;
+    if (p->errlen > 0)
+        p->err[0] = '\0';
+    return 0;
+}
+
 void *cfg_array_add(void *arrp, size_t *n, size_t elsize, size_t max)
 {
     void **pp = arrp;
@@ -448,7 +465,7 @@ static char *trim(char *s)
 static int parse_lines(struct cfg_parser *p, FILE *fp)
 {
     char *buf, *s;
-    int rc, closing, base = p->nstack;
+    int rc, closing, base = p->nstack, skip = 0;
     size_t n;
 
     buf = malloc(CFG_LINE_MAX + 1);
@@ -471,6 +488,13 @@ static int parse_lines(struct cfg_parser *p, FILE *fp)
         s = trim(s);
         if (*s == '\0')
             continue;
+        if (skip > 0) {
+            /* inside a block that failed to open (check-all mode) */
+            if (s[0] == '<')
+                skip += s[1] == '/' ? -1 : 1;
+            continue;
+        }
+        closing = 0;
         if (s[0] == '<') {
             n = strlen(s);
             if (s[n - 1] != '>') {
@@ -481,10 +505,12 @@ static int parse_lines(struct cfg_parser *p, FILE *fp)
             s[n - 1] = '\0';
             s = trim(s + 1 + closing);
             rc = closing ? close_block(p, s, base) : open_block(p, s);
+            if (rc < 0 && !closing)
+                skip = 1;       /* its lines would only add confusion */
         } else {
             rc = directive(p, s);
         }
-        if (rc < 0)
+        if (rc < 0 && recover(p) < 0)
             goto out;
     }
     if (p->nstack > base) {
@@ -599,34 +625,36 @@ static int check_refs(struct cfg_parser *p)
     for (i = 0; i < p->nrefs; i++) {
         const struct cfg_ref *r = &p->refs[i];
         char q[160];
+        if (recover(p) < 0)
+            return -1;          /* the previous ref's error, when not checking all */
         cfg_quote(q, sizeof(q), r->name);
         switch (r->kind) {
         case REF_VMTA:
             if (config_find_vmta(cfg, r->name) == NULL)
-                return fail(p, "%s:%d: %s: no such <virtual-mta>: '%s'", r->file, r->line,
-                            r->directive, q);
+                (void)fail(p, "%s:%d: %s: no such <virtual-mta>: '%s'", r->file, r->line,
+                           r->directive, q);
             break;
         case REF_VMTA_OR_POOL:
             if (strcmp(r->name, "{default}") != 0 && config_find_vmta(cfg, r->name) == NULL
                 && config_find_pool(cfg, r->name) == NULL)
-                return fail(p, "%s:%d: %s: no such <virtual-mta> or <virtual-mta-pool>: '%s'",
-                            r->file, r->line, r->directive, q);
+                (void)fail(p, "%s:%d: %s: no such <virtual-mta> or <virtual-mta-pool>: '%s'",
+                           r->file, r->line, r->directive, q);
             break;
         case REF_PATTERN_LIST:
             if (config_find_pattern_list(cfg, r->name) == NULL)
-                return fail(p, "%s:%d: %s: no such <pattern-list>: '%s'", r->file, r->line,
-                            r->directive, q);
+                (void)fail(p, "%s:%d: %s: no such <pattern-list>: '%s'", r->file, r->line,
+                           r->directive, q);
             break;
         case REF_SOURCE:
             for (j = 0, ok = 0; j < cfg->nsources && !ok; j++)
                 ok = !cfg->sources[j].is_cidr && strcasecmp(cfg->sources[j].name, r->name) == 0;
             if (!ok)
-                return fail(p, "%s:%d: %s: no such named <source>: '%s'", r->file, r->line,
-                            r->directive, q);
+                (void)fail(p, "%s:%d: %s: no such named <source>: '%s'", r->file, r->line,
+                           r->directive, q);
             break;
         }
     }
-    return 0;
+    return recover(p);
 }
 
 /* check_pools - PowerMTA: a vmta may not be in two pools that both carry
@@ -761,4 +789,48 @@ void config_free(struct config *cfg)
     free(cfg->domain_keys);
     cfg_route_free(cfg);
     free(cfg);
+}
+
+int config_check_all(const char *path, void (*report)(void *arg, const char *line), void *arg)
+{
+    struct cfg_parser p;
+    struct config *cfg;
+    char err[1024];
+    size_t n;
+
+    memset(&p, 0, sizeof(p));
+    p.digest = 14695981039346656037ULL;
+    p.err = err;
+    p.errlen = sizeof(err);
+    p.report = report;
+    p.report_arg = arg;
+    err[0] = '\0';
+    cfg = calloc(1, sizeof(*cfg));
+    p.paths = calloc(CFG_FILES_MAX, sizeof(*p.paths));
+    if (cfg == NULL || p.paths == NULL) {
+        free(cfg);
+        free(p.paths);
+        report(arg, "no memory");
+        return 1;
+    }
+    p.cfg = cfg;
+    cfg_apply_defaults(CST_GLOBAL, cfg);
+    /* every stage runs on what the earlier ones could read; each error is
+     * reported once, in file order within a stage */
+    if (set_paths(&p, path) == 0) {
+        (void)parse_file(&p, path);
+        (void)recover(&p);
+        (void)check_refs(&p);
+        (void)recover(&p);
+        if (check_pools(&p) < 0)
+            (void)recover(&p);
+        if (cfg_route_finish(&p, err, sizeof(err)) < 0)
+            (void)recover(&p);
+    } else {
+        (void)recover(&p);
+    }
+    n = p.nerrors;
+    parser_free(&p);
+    config_free(cfg);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
 }

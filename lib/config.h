@@ -232,6 +232,10 @@ struct config {
  * such as "courser.conf:12: max-smtp-out: not a number: 'x'". */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* Check path and report every error, not only the first (`mtactl
+ * check-config`): report gets each "FILE:LINE: ..." line; the lines of a
+ * block that failed to open are skipped.  Returns the number of errors. */
+int config_check_all(const char *path, void (*report)(void *arg, const char *line), void *arg);
 
 /* Merged <source> settings for a client at peer that came in on a listener
  * whose named source is listener_source ("" or NULL for none). */

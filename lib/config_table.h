@@ -143,6 +143,10 @@ struct cfg_parser {
     int nspool;                 /* <spool> blocks seen */
     int failed;                 /* err already holds the message */
     uint64_t digest;            /* FNV-1a of every line read */
+    /* config_check_all: report each error and go on */
+    void (*report)(void *arg, const char *line);
+    void *report_arg;
+    size_t nerrors;
     char *err;
     size_t errlen;
 };

@@ -32,11 +32,24 @@ static _Noreturn void usage(void)
     exit(2);
 }
 
+static void print_error(void *arg, const char *line)
+{
+    fprintf(stderr, "mtactl: %s\n", line);
+}
+
+/* check_config - every error of the file, one line each (an operator
+ * bringing a PowerMTA config sees all it must change at once); then the
+ * same load a reload does, which must agree. */
 static int check_config(const char *path)
 {
     struct config *cfg;
     char err[1024];
+    int n = config_check_all(path, print_error, NULL);
 
+    if (n > 0) {
+        fprintf(stderr, "mtactl: %d error%s in %s\n", n, n == 1 ? "" : "s", path);
+        return 1;
+    }
     if (config_load(path, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "mtactl: %s\n", err);
         return 1;

@@ -620,6 +620,58 @@ static void test_reload_digest(void **state)
     unlink(dpath);
 }
 
+/* config_check_all: every error in one pass, the same ones as above. */
+struct collected {
+    char lines[32][512];
+    size_t n;
+};
+
+static void collect(void *arg, const char *line)
+{
+    struct collected *c = arg;
+
+    if (c->n < 32)
+        snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
+    c->n++;
+}
+
+static void test_check_all(void **state)
+{
+    struct collected c;
+    size_t i;
+    const char *s;
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(config_check_all(path_of("tests/unit/lib/data/pmta17/config.conf"), collect, &c),
+                     (int)(sizeof(pmta17_expected) / sizeof(pmta17_expected[0])));
+    for (i = 0; i < c.n; i++) {
+        s = strstr(c.lines[i], "config.conf:");
+        assert_non_null(s);
+        if (strcmp(s + 12, pmta17_expected[i]) != 0)
+            fail_msg("error %zu: got '%s', want '%s'", i, s + 12, pmta17_expected[i]);
+    }
+    /* a block that failed to open is skipped whole; later errors still
+     * come, then the whole-file checks */
+    write_file("all.conf", "<smtp-pattern-list x>\n  reply /a/ mode=backoff\n</smtp-pattern-list>\n"
+               "max-smtp-out 3\n<domain *>\n  max-smtp-out x\n</domain>\n"
+               "<virtual-mta-pool p>\n  virtual-mta ghost\n</virtual-mta-pool>\n"
+               "default-virtual-mta nope\n");
+    memset(&c, 0, sizeof(c));
+    {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/all.conf", tmpdir);
+        assert_int_equal(config_check_all(path, collect, &c), 5);
+    }
+    assert_non_null(strstr(c.lines[0], "all.conf:1: not supported yet: <smtp-pattern-list>"));
+    assert_non_null(strstr(c.lines[1], "all.conf:4: max-smtp-out is not allowed in global scope"));
+    assert_non_null(strstr(c.lines[2], "all.conf:6: max-smtp-out: not a number: 'x'"));
+    assert_non_null(strstr(c.lines[3], "all.conf:9: virtual-mta: no such <virtual-mta>: 'ghost'"));
+    assert_non_null(strstr(c.lines[4], "all.conf:11: default-virtual-mta: no such"));
+    /* a good file: none */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(config_check_all(path_of("conf/examples/esp.conf"), collect, &c), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_pmta_notes_example),
         cmocka_unit_test(test_esp_conf),
         cmocka_unit_test(test_reload_digest),
+        cmocka_unit_test(test_check_all),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
