@@ -235,6 +235,7 @@ async def converse(st, reader, writer, conn_no):
 async def main_async(args):
     st = State(args)
     host, _, port = args.listen.rpartition(":")
+    host = host.strip("[]")         # "[::1]:PORT"
     server = await asyncio.start_server(lambda r, w: session(st, r, w), host, int(port),
                                         backlog=512, reuse_address=True, limit=1 << 20)
     st.event("listening", addr=args.listen)
