@@ -163,7 +163,7 @@ void route_learn_mx(struct qmgr *m, const struct queue *q, const char *mx)
     r = hmap_get(&m->rollups, q->domain);
     if (r != NULL && (target == NULL || strcasecmp(r->target, target) != 0)) {
         /* the domain's MX changed: its next mail is queued anew */
-        hmap_del(&m->rollups, q->domain);
+        (void)hmap_del(&m->rollups, q->domain);
         free_rollup_cb(r, NULL);
         r = NULL;
     }
