@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_table.h"
 #include "pattern_list.h"
 #include "pool.h"
 
@@ -672,6 +673,28 @@ static void test_check_all(void **state)
     assert_int_equal(config_check_all(path_of("conf/examples/esp.conf"), collect, &c), 0);
 }
 
+/* Every <source>/<domain> setting has its own "set" bit: two entries on
+ * one bit would copy each other's values when blocks merge.  Branches add
+ * table entries in parallel, so a merge could pair two bits silently;
+ * this catches it. */
+static void test_table_bits(void **state)
+{
+    size_t i, j;
+
+    for (i = 0; i < cfg_table_len; i++) {
+        const struct cfg_directive *a = &cfg_table[i];
+        if (a->store != CST_SOURCE && a->store != CST_DOMAIN)
+            continue;
+        if (a->bit < 0 || a->bit > 63)
+            fail_msg("%s: bit %d out of range", a->name, a->bit);
+        for (j = i + 1; j < cfg_table_len; j++) {
+            const struct cfg_directive *b = &cfg_table[j];
+            if (b->store == a->store && b->bit == a->bit && b->off != a->off)
+                fail_msg("%s and %s share set bit %d", a->name, b->name, a->bit);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_esp_conf),
         cmocka_unit_test(test_reload_digest),
         cmocka_unit_test(test_check_all),
+        cmocka_unit_test(test_table_bits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
