@@ -147,7 +147,9 @@ const struct cfg_directive cfg_table[] = {
       .def = "no", .help = "take the job id from the X-Job header" },
     { .name = "add-received-header", .scopes = CS_SOURCE, .type = CT_BOOL,
       S(add_received_header, 11), .def = "yes", .help = "add a Received: header" },
-    /* routing (issue 3; docs/routing.md) */
+    /* routing (issue 3; docs/routing.md).  Set bits from 40 (source) and
+     * 50 (domain) up, so that entries other branches add from the low end
+     * do not collide; tests/unit/lib/config_route.c checks uniqueness. */
     { .name = "pattern-list", .scopes = CS_SOURCE, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
       S(pattern_list, 40), .apply = cfg_apply_pattern_list_ref, .syntax = "NAME", .def = "(none)",
       .help = "the `<pattern-list>` that chooses the virtual MTA of these clients' messages (after X-Virtual-MTA, before default-virtual-mta)" },
