@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +54,14 @@ static void serve_one(int lfd, int answer)
     uint32_t i;
     int c;
 
+    /* net_listen_unix makes the socket non-blocking: wait for the client */
+    struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+    if (poll(&pfd, 1, 10000) != 1)
+        _exit(1);
     c = accept(lfd, NULL, NULL);
     if (c < 0)
+        _exit(1);
+    if (fcntl(c, F_SETFL, 0) < 0)
         _exit(1);
     buf_init(&in, 1 << 20);
     buf_init(&out, 1 << 20);
