@@ -85,6 +85,7 @@ check: deps-test
 san:
 	$(MAKE) BUILD=build-san BIN=bin-san SAN=1 OPT="-O1 -g" all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS))
 	SAN=1 scripts/run-unit.sh $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS))
+	COURSER_BIN=$(CURDIR)/bin-san scripts/run-integration.sh
 
 docs: $(BIN)/courser
 	$(BIN)/courser --config-docs > docs/config.md
