@@ -33,7 +33,7 @@ PROGS    := $(foreach d,$(DAEMONS),$(BIN)/$(call prog_name,$(d)))
 UNIT_SRCS := $(wildcard tests/unit/*/*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run check unit integration deps deps-test clean san docs bench
+.PHONY: all run check unit integration deps deps-test clean san docs bench deb
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -92,6 +92,10 @@ docs: $(BIN)/courser
 
 bench: all
 	bench/relay.sh
+
+# Debian package build/courser_VERSION_ARCH.deb (packaging/deb/build.sh)
+deb: all
+	packaging/deb/build.sh $(BUILD)
 
 clean:
 	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
