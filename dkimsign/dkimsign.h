@@ -50,7 +50,9 @@ void keystore_free(struct keystore *ks);
 void ks_key_hold(struct ks_key *k);
 void ks_key_release(struct ks_key *k);
 
-int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd);
+/* log_inherited: the log file is stderr, opened by master (a reload does
+ * not reopen it: dkim-user may not be able to). */
+int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd, int log_inherited);
 
 int cli_sign_file(int argc, char **argv);
 int cli_keygen(int argc, char **argv);

@@ -39,6 +39,7 @@ struct server {
     uv_signal_t sig_term, sig_int, sig_hup;
     size_t inflight;
     int stopping;
+    int log_inherited;          /* stderr is master's log file: keep it */
     struct timespec conf_mtime; /* of the main file when last loaded */
     unsigned long signed_ok, refused;
 };
@@ -273,7 +274,8 @@ static void server_reload(struct server *s)
         msg_error("reload: %s; keeping the running configuration and keys", err);
         return;
     }
-    if (strcmp(cfg->log_file, s->cfg->log_file) != 0 && log_open_file(cfg->log_file) < 0)
+    if (!s->log_inherited && strcmp(cfg->log_file, s->cfg->log_file) != 0
+        && log_open_file(cfg->log_file) < 0)
         msg_error("cannot open log file %s: %s", cfg->log_file, strerror(errno));
     failed = keystore_load(&ks, cfg, &s->ks, time(NULL));
     keystore_free(&s->ks);      /* requests in flight keep their own reference */
@@ -325,7 +327,7 @@ static void pool_size(void)
     (void)setenv("UV_THREADPOOL_SIZE", v, 1);
 }
 
-int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd)
+int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd, int log_inherited)
 {
     static struct server s;
     char path[PATH_MAX + 32];
@@ -336,6 +338,7 @@ int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd)
     snprintf(s.conf_path, sizeof(s.conf_path), "%s", conf_path);
     s.conf_mtime = conf_mtime(conf_path);
     s.cfg = cfg;
+    s.log_inherited = log_inherited;
     (void)signal(SIGPIPE, SIG_IGN);
     failed = keystore_load(&s.ks, cfg, NULL, time(NULL));
     if (listen_fd < 0) {
