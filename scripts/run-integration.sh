@@ -19,6 +19,7 @@ done
 if [ "$(id -u)" -eq 0 ]; then
     # master drops the daemons to this user when started as root
     scripts/ensure-user.sh courser || exit 1
+    scripts/ensure-user.sh courser-dkim || exit 1
 fi
 if [ $# -gt 0 ]; then
     tests=()
