@@ -52,13 +52,22 @@ class Keys:
         os.makedirs(self.dir, mode=0o755)
         self.txt = {}
 
-    def make(self, domain, sel, typ):
+    def make(self, domain, sel, typ, mtactl_conf=None, key_dir=False):
+        """dkimsign --keygen, or `mtactl dkim keygen` (into dkim-key-dir
+        when key_dir is set)."""
         path = os.path.join(self.dir, "%s.%s.pem" % (domain, sel))
-        p = subprocess.run([os.path.join(BIN, "dkimsign"), "--keygen", "--domain", domain,
-                            "--selector", sel, "--type", typ, "--out", path],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if mtactl_conf:
+            argv = [os.path.join(BIN, "mtactl"), "-c", mtactl_conf, "dkim", "keygen"]
+        else:
+            argv = [os.path.join(BIN, "dkimsign"), "--keygen"]
+        argv += ["--domain", domain, "--selector", sel, "--type", typ]
+        if not key_dir:
+            argv += ["--out", path]
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         check(p.returncode == 0, "keygen %s %s: %s" % (domain, sel, p.stderr.decode()))
-        m = re.match(r"^(\S+) IN TXT \((.*)\)$", p.stdout.decode().strip())
+        if key_dir:
+            path = re.match(r"^# (\S+) written", p.stdout.decode()).group(1)
+        m = re.search(r"^(\S+) IN TXT \((.*)\)$", p.stdout.decode().strip(), re.M)
         check(m is not None, "keygen prints a zone line: %r" % p.stdout)
         self.txt[m.group(1).rstrip(".")] = "".join(re.findall(r'"([^"]*)"', m.group(2)))
         return path
@@ -206,6 +215,7 @@ def config(env, keys, sink, rot_keys):
                      for d, c in CANONS.items())
     return env.base_config(
         "dns-server %s:53\n" % env.txt_ip
+        + "dkim-key-dir %s\n" % env.key_dir
         + "domain-key s2048,mail.example,%s\n" % keys["rsa"]
         + "domain-key ed1,mail.example,%s,ed25519\n" % keys["ed"]
         + "".join("domain-key %s,rot.example,%s\n" % (sel, path) for sel, path in rot_keys)
@@ -382,6 +392,28 @@ def check_rotation(env, keys, sink, res, odk, rot_a, rot_b):
             % (n, dt, n / dt, by_sel))
 
 
+def check_mtactl(env, keys):
+    """mtactl dkim check against the TXT records in dnsmasq."""
+    def run(*args):
+        rc, out = env.mtactl("dkim", "check", *args)
+        log("mtactl dkim check %s -> %d: %s" % (" ".join(args), rc, out.strip()))
+        return rc, out
+    for dom, sel, kind in (("mail.example", "s2048", "rsa"), ("mail.example", "ed1", "ed25519"),
+                           ("kd.example", "k1", "ed25519")):
+        rc, out = run(dom, sel)
+        check(rc == 0 and out.startswith("OK: %s._domainkey.%s publishes the %s key" % (sel, dom, kind)),
+              "mtactl dkim check %s %s: %s" % (dom, sel, out))
+    rc, out = run("rot.example", "rotA", "--key", os.path.join(keys.dir, "rot.example.rotB.pem"))
+    check(rc == 1 and "does not match" in out, "a key that is not the published one: %s" % out)
+    rc, out = run("mail.example", "unpublished", "--key", os.path.join(keys.dir, "mail.example.s2048.pem"))
+    check(rc == 1 and "NXDOMAIN" in out, "an unpublished selector: %s" % out)
+    rc, out = run("nokey.example", "s1")
+    check(rc == 1 and "no key s1._domainkey.nokey.example is configured" in out,
+          "a selector with no key: %s" % out)
+    summary("mtactl dkim keygen (file and dkim-key-dir) and check (match, mismatch, "
+            "unpublished) against dnsmasq")
+
+
 def check_privileges(env, keys):
     if not IS_ROOT:
         log("not root: privilege check skipped")
@@ -396,7 +428,8 @@ def check_privileges(env, keys):
     dk, co = pwd.getpwnam("courser-dkim").pw_uid, pwd.getpwnam("courser").pw_uid
     check(all(uid(p) == dk for p in ds), "dkimsign runs as courser-dkim")
     check(all(uid(p) == co for p in so), "smtp-out runs as courser")
-    for path in glob.glob(os.path.join(keys.dir, "*.pem")):
+    pems = glob.glob(os.path.join(keys.dir, "*.pem")) + glob.glob(os.path.join(env.key_dir, "*", "*.pem"))
+    for path in pems:
         st = os.stat(path)
         check(st.st_uid == dk and st.st_mode & 0o777 == 0o600,
               "%s: owned by courser-dkim, mode 0600" % path)
@@ -405,7 +438,7 @@ def check_privileges(env, keys):
         check(r.returncode != 0 and b"Permission denied" in r.stderr,
               "the courser user cannot open %s: %r" % (path, r.stderr))
     summary("dkimsign runs as courser-dkim, smtp-out as courser; courser cannot open the %d key files"
-            % len(glob.glob(os.path.join(keys.dir, "*.pem"))))
+            % len(pems))
 
 
 def test():
@@ -413,10 +446,17 @@ def test():
         subprocess.run([os.path.join(TOP, "scripts", "ensure-user.sh"), "courser-dkim"], check=True)
     with Env("dkim_relay") as env:
         keys = Keys(env)
+        env.key_dir = os.path.join(env.dir, "keydir")
+        os.makedirs(env.key_dir, mode=0o755)
+        # mtactl needs a configuration (dkim-user, dkim-key-dir) to make keys.
+        env.write_config("run-dir run\nspool spool\ndkim-key-dir %s\n" % env.key_dir)
         paths = {"rsa": keys.make("mail.example", "s2048", "rsa"),
-                 "ed": keys.make("mail.example", "ed1", "ed25519")}
+                 "ed": keys.make("mail.example", "ed1", "ed25519", mtactl_conf=env.conf)}
         rot_a = keys.make("rot.example", "rotA", "rsa")
-        rot_b = keys.make("rot.example", "rotB", "rsa")     # published ahead, as operators do
+        rot_b = keys.make("rot.example", "rotB", "rsa", mtactl_conf=env.conf)   # published ahead
+        kd = keys.make("kd.example", "k1", "ed25519", mtactl_conf=env.conf, key_dir=True)
+        check(kd == os.path.join(env.key_dir, "kd.example", "k1.ed25519.pem") and os.path.exists(kd),
+              "mtactl dkim keygen writes into dkim-key-dir: %s" % kd)
         env.txt_ip, res = start_txt_dns(env, keys.txt)
         odk = OpenDKIM(env, env.txt_ip)
         sink = env.start_sink("127.0.0.2", name="sink")
@@ -426,6 +466,7 @@ def test():
         check("gone._domainkey.broken.example" in env.log_text() and "missing" in env.log_text(),
               "dkimsign reports the key that fails to load at start")
         check_privileges(env, keys)
+        check_mtactl(env, keys)
         check_variants(env, sink, res, odk)
         check_policies(env, sink, res)
         check_rotation(env, paths, sink, res, odk, rot_a, rot_b)
