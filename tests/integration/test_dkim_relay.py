@@ -19,6 +19,8 @@ dkim_chunk() path refuses every message in Debian 12's 2.11.0~beta2).
   * rotation under load: 1,000 messages flow while a new selector is added
     by `mtactl reload` and the old one is later removed by another reload;
     every message is delivered and verifies, none is deferred;
+  * kill -9 of dkimsign while 300 messages flow: every message arrives
+    signed (deferred deliveries are retried), none unsigned;
   * as root: dkimsign runs as courser-dkim, smtp-out as courser, and the
     courser user cannot open the key files.
 """
@@ -224,6 +226,8 @@ def config(env, keys, sink, rot_keys):
         + "<domain nosign.test>\n    route [127.0.0.2]:%d\n</domain>\n" % sink.port
         + "<domain unsigned.test>\n    route [127.0.0.2]:%d\n    dkim-sign yes\n"
           "    dkim-fail-action send-unsigned\n</domain>\n" % sink.port
+        + "<domain crash.test>\n    route [127.0.0.2]:%d\n    dkim-sign yes\n"
+          "    retry-after 2s\n</domain>\n" % sink.port
         + "<domain *>\n    retry-after 1h\n</domain>\n")
 
 
@@ -414,6 +418,46 @@ def check_mtactl(env, keys):
             "unpublished) against dnsmasq")
 
 
+def check_dkimsign_crash(env, sink, res):
+    """kill -9 dkimsign while 300 messages flow: requests in flight fail
+    (connection lost), those deliveries are deferred (dkim-fail-action
+    defer) and retried; master restarts dkimsign on the socket it keeps, so
+    smtp-out's next requests wait in its backlog.  Every message arrives,
+    signed, and none unsigned."""
+    n = 300
+    base = b"From: alice@mail.example\r\nTo: x@crash.test\r\nDate: x\r\nSubject: crash %d\r\n\r\nbody %d\r\n"
+    done = []
+
+    def sender():
+        s = env.smtp(timeout=60)
+        for i in range(n):
+            send_on(s, "alice@mail.example", ["x%d@crash.test" % (i % 20)],
+                    with_token(base % (i, i), "c-%04d" % i))
+            done.append(i)
+        s.quit()
+    before = env.log_text().count("DKIM signing failed, deferring")
+    t = threading.Thread(target=sender)
+    t.start()
+    wait_for(lambda: len(done) >= n // 3, 60, "a third of the messages accepted")
+    env.kill9("dkimsign")
+    t.join(120)
+    check(len(done) == n, "all %d messages accepted (%d)" % (n, len(done)))
+    wait_for(lambda: len([k for k in sink_by_token(sink) if k.startswith("c-")]) >= n, 90,
+             lambda: "%d messages at the sink after the dkimsign crash (have %d)" %
+             (n, len([k for k in sink_by_token(sink) if k.startswith("c-")])))
+    got = {k: v for k, v in sink_by_token(sink).items() if k.startswith("c-")}
+    bad = []
+    for tok, (path, data) in got.items():
+        v = dkimpy_verify(data, res)
+        if sorted(sel for sel, _ in v) != ["ed1", "s2048"] or not all(ok for _, ok in v):
+            bad.append((tok, v))
+    check(not bad, "after the dkimsign crash: %d messages not signed twice and valid: %r" %
+          (len(bad), bad[:3]))
+    deferred = env.log_text().count("DKIM signing failed, deferring") - before
+    summary("kill -9 dkimsign while %d messages flow: all delivered with both signatures valid "
+            "(%d deliveries deferred and retried, none sent unsigned)" % (n, deferred))
+
+
 def check_privileges(env, keys):
     if not IS_ROOT:
         log("not root: privilege check skipped")
@@ -470,6 +514,7 @@ def test():
         check_variants(env, sink, res, odk)
         check_policies(env, sink, res)
         check_rotation(env, paths, sink, res, odk, rot_a, rot_b)
+        check_dkimsign_crash(env, sink, res)
         check(env.stop() == 0, "clean stop")
         check(re.search(r"smtp-out\[\d+\]: info: stopped: DKIM: \d+ messages signed", env.log_text()),
               "smtp-out reports its signing counts at stop")
