@@ -305,6 +305,29 @@ def check_policies(env, sink, res):
                     % qid_defer, env.log_text()), "the deferral names the key and why")
     summary("dkim-sign no, and a missing key with dkim-fail-action send-unsigned: sent unsigned; "
             "with defer: 451 4.7.5, not sent")
+    # One message, two destination domains with the same canonicalization:
+    # two deliveries, the second signed with the body hash of the first
+    # (smtp-out's cache); a large body so the first one was hashed in the
+    # thread pool.  Both copies verify.
+    big = (b"From: alice@mail.example\r\nDate: x\r\nSubject: twice\r\n\r\n"
+           + b"".join(b"line %06d of a long body\r\n" % i for i in range(8000)))
+    s = env.smtp()
+    send_on(s, "alice@mail.example", ["a@rr.test"], with_token(big, "p-cache"))
+    s.quit()
+    wait_for(lambda: "p-cache" in sink_by_token(sink), 30, "the first copy")
+    # Ten of them: the two jobs of one message may go to different smtp-out
+    # processes (each has its own cache); ten make a reuse all but certain.
+    s = env.smtp()
+    for i in range(10):
+        send_on(s, "alice@mail.example", ["a@rr.test", "b@crash.test"],
+                with_token(big, "p-cache2-%d" % i))
+    s.quit()
+    wait_for(lambda: len([1 for e, d in sink.messages() if b"<p-cache2-" in d]) == 20, 60,
+             "both copies of the two-domain messages")
+    for e, d in sink.messages():
+        if b"<p-cache" in d:
+            v = dkimpy_verify(d, res)
+            check(len(v) == 2 and all(ok for _, ok in v), "large message %s: %r" % (e["file"], v))
 
 
 def check_rotation(env, keys, sink, res, odk, rot_a, rot_b):
@@ -516,8 +539,13 @@ def test():
         check_rotation(env, paths, sink, res, odk, rot_a, rot_b)
         check_dkimsign_crash(env, sink, res)
         check(env.stop() == 0, "clean stop")
-        check(re.search(r"smtp-out\[\d+\]: info: stopped: DKIM: \d+ messages signed", env.log_text()),
-              "smtp-out reports its signing counts at stop")
+        stats = re.findall(r"smtp-out\[\d+\]: info: stopped: DKIM: (\d+) messages signed "
+                           r"\((\d+) body hashes from the cache\)", env.log_text())
+        check(stats, "smtp-out reports its signing counts at stop")
+        hits = sum(int(h) for _, h in stats)
+        check(hits > 0, "body hashes were reused from the cache (%d)" % hits)
+        summary("smtp-out: %d messages signed, %d body hashes from the cache"
+                % (sum(int(n) for n, _ in stats), hits))
 
 
 if __name__ == "__main__":
