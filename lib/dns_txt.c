@@ -92,17 +92,20 @@ static void txt_wait(ares_channel ch, struct txt_query *q, long long deadline)
     struct pollfd p[ARES_GETSOCK_MAXNUM];
     struct timeval tv, *tvp;
     nfds_t n, i;
-    int bits, k, wait;
+    unsigned bits;
+    int k, wait;
     long long left;
 
     while (!q->done && (left = deadline - now_ms()) > 0) {
-        bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+        bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
         for (n = 0, k = 0; k < ARES_GETSOCK_MAXNUM; k++) {
-            if (!ARES_GETSOCK_READABLE(bits, k) && !ARES_GETSOCK_WRITABLE(bits, k))
+            /* c-ares' ARES_GETSOCK_WRITABLE shifts a signed 1 into the
+             * sign bit for the last socket: test the bits unsigned. */
+            unsigned rd = bits & (1u << k), wr = bits & (1u << (k + ARES_GETSOCK_MAXNUM));
+            if (!rd && !wr)
                 continue;
             p[n].fd = socks[k];
-            p[n].events = (short)((ARES_GETSOCK_READABLE(bits, k) ? POLLIN : 0)
-                                  | (ARES_GETSOCK_WRITABLE(bits, k) ? POLLOUT : 0));
+            p[n].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
             p[n].revents = 0;
             n++;
         }
