@@ -9,7 +9,8 @@
  *
  * A connection that closes while its requests are in the pool is kept
  * (closed flag) until the last one comes back; replies to it are dropped.
- * SIGHUP reloads the configuration and the keys (keystore.c); SIGTERM and
+ * SIGHUP reloads the configuration and the keys (keystore.c), then, with
+ * dkim-check-dns, checks them against DNS (dnscheck.c); SIGTERM and
  * SIGINT stop accepting, let the pool drain, then exit 0.
  */
 #include <errno.h>
@@ -262,6 +263,29 @@ static void on_accept(uv_stream_t *server, int status)
         ipc_conn_close(dc->c);
 }
 
+static void dnscheck_finished(void *arg)
+{
+    struct server *s = arg;
+
+    s->inflight--;
+    server_maybe_finish(s);
+}
+
+/* server_dnscheck - dkim-check-dns: counted in flight, so a stop waits
+ * for it (the check holds key references). */
+static void server_dnscheck(struct server *s)
+{
+    int r;
+
+    if (!s->cfg->dkim_check_dns)
+        return;
+    r = dnscheck_start(s->loop, s->cfg, &s->ks, dnscheck_finished, s);
+    if (r < 0)
+        msg_error("dkim-check-dns: cannot start the DNS check of the keys");
+    else if (r > 0)
+        s->inflight++;
+}
+
 static void server_reload(struct server *s)
 {
     struct keystore ks = { 0 };
@@ -283,6 +307,7 @@ static void server_reload(struct server *s)
     config_free(s->cfg);
     s->cfg = cfg;
     msg_info("reloaded: %zu DKIM keys, %zu failed to load", ks.n, failed);
+    server_dnscheck(s);
 }
 
 static void server_maybe_finish(struct server *s)
@@ -356,6 +381,7 @@ int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd, int l
     signal_start(&s, &s.sig_int, SIGINT);
     signal_start(&s, &s.sig_hup, SIGHUP);
     msg_info("started: %zu DKIM keys, %zu failed to load", s.ks.n, failed);
+    server_dnscheck(&s);
     (void)uv_run(s.loop, UV_RUN_DEFAULT);
     keystore_free(&s.ks);
     config_free(s.cfg);

@@ -21,6 +21,10 @@ dkim_chunk() path refuses every message in Debian 12's 2.11.0~beta2).
     every message is delivered and verifies, none is deferred;
   * kill -9 of dkimsign while 300 messages flow: every message arrives
     signed (deferred deliveries are retried), none unsigned;
+  * dkim-check-dns: dkimsign checks every key against DNS at start and
+    reports a mismatched and an unpublished one;
+  * mtactl dkim keygen (a file, and into dkim-key-dir) and mtactl dkim
+    check (match, mismatch, unpublished, no such key);
   * as root: dkimsign runs as courser-dkim, smtp-out as courser, and the
     courser user cannot open the key files.
 """
@@ -218,6 +222,10 @@ def config(env, keys, sink, rot_keys):
     return env.base_config(
         "dns-server %s:53\n" % env.txt_ip
         + "dkim-key-dir %s\n" % env.key_dir
+        + "dkim-check-dns yes\n"
+        # for dkim-check-dns: a key DNS does not publish, one it has another key for
+        + "domain-key u1,unpub.example,%s\n" % env.rot_b_path
+        + "domain-key m1,mis.example,%s\n" % env.rot_b_path
         + "domain-key s2048,mail.example,%s\n" % keys["rsa"]
         + "domain-key ed1,mail.example,%s,ed25519\n" % keys["ed"]
         + "".join("domain-key %s,rot.example,%s\n" % (sel, path) for sel, path in rot_keys)
@@ -521,6 +529,8 @@ def test():
                  "ed": keys.make("mail.example", "ed1", "ed25519", mtactl_conf=env.conf)}
         rot_a = keys.make("rot.example", "rotA", "rsa")
         rot_b = keys.make("rot.example", "rotB", "rsa", mtactl_conf=env.conf)   # published ahead
+        env.rot_b_path = rot_b
+        keys.txt["m1._domainkey.mis.example"] = keys.txt["rotA._domainkey.rot.example"]
         kd = keys.make("kd.example", "k1", "ed25519", mtactl_conf=env.conf, key_dir=True)
         check(kd == os.path.join(env.key_dir, "kd.example", "k1.ed25519.pem") and os.path.exists(kd),
               "mtactl dkim keygen writes into dkim-key-dir: %s" % kd)
@@ -532,6 +542,19 @@ def test():
         wait_for(lambda: env.pids_of("dkimsign"), 15, "dkimsign to run")
         check("gone._domainkey.broken.example" in env.log_text() and "missing" in env.log_text(),
               "dkimsign reports the key that fails to load at start")
+        wait_for(lambda: "m1._domainkey.mis.example" in env.log_text()
+                 and "u1._domainkey.unpub.example" in env.log_text(), 20, "dkim-check-dns verdicts")
+        lt = env.log_text()
+        for sel, dom in (("s2048", "mail.example"), ("ed1", "mail.example"), ("rotA", "rot.example"),
+                         ("k1", "kd.example")):
+            check(re.search(r"dkimsign\[\d+\]: info: DKIM key %s._domainkey.%s \(.*\): matches its DNS record"
+                            % (sel, dom), lt), "dkim-check-dns: %s/%s matches" % (dom, sel))
+        check(re.search(r"error: DKIM key m1._domainkey.mis.example \(rsa, .*\): DNS does not publish this "
+                        r"key: the published public key is not this key's", lt), "dkim-check-dns: mismatch reported")
+        check(re.search(r"error: DKIM key u1._domainkey.unpub.example \(rsa, .*\): not published in DNS: "
+                        r"no such name", lt), "dkim-check-dns: unpublished key reported")
+        summary("dkim-check-dns at dkimsign start: matching keys logged, a mismatched and an "
+                "unpublished key reported")
         check_privileges(env, keys)
         check_mtactl(env, keys)
         check_variants(env, sink, res, odk)
