@@ -29,11 +29,12 @@ dkim_chunk() path refuses every message in Debian 12's 2.11.0~beta2).
     courser user cannot open the key files.
 """
 
+import base64
 import glob
 import os
 import pwd
+import random
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -43,7 +44,7 @@ import dkim
 import dns.resolver
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Env, check, fail, log, summary, wait_for, run_test, random_loopback,  # noqa: E402
+from harness import (Env, check, log, summary, wait_for, run_test, random_loopback,  # noqa: E402
                      send_on, IS_ROOT, TOP, BIN)
 
 CANONS = {"rr.test": "relaxed/relaxed", "rs.test": "relaxed/simple",
@@ -177,9 +178,7 @@ class OpenDKIM:
 
 
 def messages():
-    import random
     rnd = random.Random(5)
-    import base64
     att = base64.encodebytes(bytes(rnd.getrandbits(8) for _ in range(150000))).replace(b"\n", b"\r\n")
     long_subject = " ".join("word%d" % i for i in range(300))
     folded = "\r\n\t".join(long_subject[i:i + 70] for i in range(0, len(long_subject), 70))
