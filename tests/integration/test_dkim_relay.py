@@ -19,6 +19,8 @@ dkim_chunk() path refuses every message in Debian 12's 2.11.0~beta2).
   * rotation under load: 1,000 messages flow while a new selector is added
     by `mtactl reload` and the old one is later removed by another reload;
     every message is delivered and verifies, none is deferred;
+  * a <virtual-mta>'s domain-key wins over the global ones, and its
+    dkim-identity-fallback signs mail whose From domain has no key;
   * kill -9 of dkimsign while 300 messages flow: every message arrives
     signed (deferred deliveries are retried), none unsigned;
   * dkim-check-dns: dkimsign checks every key against DNS at start and
@@ -235,7 +237,15 @@ def config(env, keys, sink, rot_keys):
           "    dkim-fail-action send-unsigned\n</domain>\n" % sink.port
         + "<domain crash.test>\n    route [127.0.0.2]:%d\n    dkim-sign yes\n"
           "    retry-after 2s\n</domain>\n" % sink.port
-        + "<domain *>\n    retry-after 1h\n</domain>\n")
+        + "<domain *>\n    retry-after 1h\n</domain>\n"
+        # Clients from 127.0.0.3 go through virtual MTA v1: its own key for
+        # mail.example wins over the global ones, and its fallback identity
+        # signs mail whose From domain has no key.
+        + "<source 127.0.0.3/32>\n    always-allow-relaying yes\n    default-virtual-mta v1\n</source>\n"
+        + "<virtual-mta v1>\n    smtp-source-host 127.0.0.1 courser.test\n"
+          "    domain-key v1sel,mail.example,%s\n    domain-key esp1,esp.example,%s\n"
+          "    <domain *>\n        dkim-identity-fallback @esp.example\n    </domain>\n"
+          "</virtual-mta>\n" % (env.rot_a_path, env.rot_b_path))
 
 
 def sink_by_token(sink):
@@ -335,6 +345,36 @@ def check_policies(env, sink, res):
         if b"<p-cache" in d:
             v = dkimpy_verify(d, res)
             check(len(v) == 2 and all(ok for _, ok in v), "large message %s: %r" % (e["file"], v))
+
+
+def check_vmta(env, sink, res, odk):
+    """Keys of the message's virtual MTA win; its fallback identity signs
+    mail whose own domain has no key."""
+    cases = [("127.0.0.3", "alice@mail.example", "t-vmta-key", [("v1sel", "mail.example")]),
+             ("127.0.0.3", "bob@nokey.example", "t-vmta-fallback", [("esp1", "esp.example")]),
+             (None, "bob@nokey.example", "t-global-nokey", [])]
+    for src, frm, tok, _ in cases:
+        s = env.smtp(source=src)
+        send_on(s, frm, ["v@rr.test"], with_token(
+            ("From: %s\r\nDate: x\r\nSubject: vmta\r\n\r\nvia a vmta\r\n" % frm).encode(), tok))
+        s.quit()
+    wait_for(lambda: all(c[2] in sink_by_token(sink) for c in cases), 30, "the vmta messages")
+    got = sink_by_token(sink)
+    for src, frm, tok, want in cases:
+        path, data = got[tok]
+        v = dkimpy_verify(data, res)
+        sigs = []
+        for k, h in dkim.DKIM(data).headers:
+            if k.lower() == b"dkim-signature":
+                tags = dict(t.split(b"=", 1) for t in re.sub(rb"\s", b"", h).split(b";") if b"=" in t)
+                sigs.append((tags[b"s"].decode(), tags[b"d"].decode()))
+        check(sigs == want, "%s: signatures %r, want %r" % (tok, sigs, want))
+        check(all(ok for _, ok in v), "%s: dkimpy verifies: %r" % (tok, v))
+        if want:
+            r = odk.verify([path], each=True).get(path)
+            check(r == ["pass"], "%s: opendkim verifies: %r" % (tok, r))
+    summary("virtual MTA v1: its key wins over the global ones; its dkim-identity-fallback "
+            "signs as esp.example; without a vmta the keyless domain goes unsigned")
 
 
 def check_rotation(env, keys, sink, res, odk, rot_a, rot_b):
@@ -528,7 +568,9 @@ def test():
                  "ed": keys.make("mail.example", "ed1", "ed25519", mtactl_conf=env.conf)}
         rot_a = keys.make("rot.example", "rotA", "rsa")
         rot_b = keys.make("rot.example", "rotB", "rsa", mtactl_conf=env.conf)   # published ahead
-        env.rot_b_path = rot_b
+        env.rot_b_path, env.rot_a_path = rot_b, rot_a
+        keys.txt["v1sel._domainkey.mail.example"] = keys.txt["rotA._domainkey.rot.example"]
+        keys.txt["esp1._domainkey.esp.example"] = keys.txt["rotB._domainkey.rot.example"]
         keys.txt["m1._domainkey.mis.example"] = keys.txt["rotA._domainkey.rot.example"]
         kd = keys.make("kd.example", "k1", "ed25519", mtactl_conf=env.conf, key_dir=True)
         check(kd == os.path.join(env.key_dir, "kd.example", "k1.ed25519.pem") and os.path.exists(kd),
@@ -558,6 +600,7 @@ def test():
         check_mtactl(env, keys)
         check_variants(env, sink, res, odk)
         check_policies(env, sink, res)
+        check_vmta(env, sink, res, odk)
         check_rotation(env, paths, sink, res, odk, rot_a, rot_b)
         check_dkimsign_crash(env, sink, res)
         check(env.stop() == 0, "clean stop")
