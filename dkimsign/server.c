@@ -323,6 +323,7 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *s = h->data;
 
     if (signum == SIGHUP) {
+        msg_info("SIGHUP: reloading the configuration and the keys");
         server_reload(s);
         return;
     }

@@ -419,11 +419,16 @@ def check_rotation(env, keys, sink, res, odk, rot_a, rot_b):
     for t in ts:
         t.start()
     wait_for(lambda: sent_count() >= 300 or errors, 120, "300 messages accepted")
+    reloads = lambda: len(re.findall(r"dkimsign\[\d+\]: info: SIGHUP: reloading", env.log_text()))
+    before = reloads()
     env.write_config(config(env, keys, sink, [("rotB", rot_b), ("rotA", rot_a)]))
     rc, out = env.mtactl("reload")
     check(rc == 0, "mtactl reload (add rotB): %s" % out)
     reload1 = time.time()
     log("reload 1 (rotB first) after %d messages" % sent_count())
+    # master's SIGHUP reaches dkimsign (not only its own re-read on an
+    # unknown key)
+    wait_for(lambda: reloads() > before, 10, "dkimsign to reload on master's SIGHUP")
     wait_for(lambda: sent_count() >= 650 or errors, 120, "650 messages accepted")
     env.write_config(config(env, keys, sink, [("rotB", rot_b)]))
     rc, out = env.mtactl("reload")
