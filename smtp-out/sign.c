@@ -401,6 +401,20 @@ static int plan(struct sign_ctx *x, const struct config *cfg, const struct cfg_d
     return n;
 }
 
+/* key_dir_unlistable - smtp-out learns the selectors of dkim-key-dir
+ * by listing it (the files themselves are dkimsign's alone).  If it may
+ * not, "no key" would silently mean "unsigned": make it a signing
+ * failure with the reason instead. */
+static int key_dir_unlistable(const struct config *cfg, char *why, size_t whylen)
+{
+    if (cfg->dkim_key_dir[0] == '\0' || access(cfg->dkim_key_dir, R_OK | X_OK) == 0
+        || (errno != EACCES && errno != EPERM))
+        return 0;
+    snprintf(why, whylen, "dkim-key-dir %.400s cannot be listed by smtp-out (%s): make the "
+             "folders 0755, the key files stay 0600", cfg->dkim_key_dir, strerror(errno));
+    return 1;
+}
+
 void sign_submit(struct so_job *j, const struct config *cfg)
 {
     struct cfg_domain_settings ds;
@@ -425,6 +439,11 @@ void sign_submit(struct so_job *j, const struct config *cfg)
     x->fail_action = ds.dkim_fail_action;
     n = plan(x, cfg, &ds, &head, &headlen);
     if (n <= 0) {
+        if (n == 0 && key_dir_unlistable(cfg, x->why, sizeof(x->why))) {
+            free(head);
+            fail_all(x, x->why);
+            return;
+        }
         if (n == 0) {
             msg_debug("%s: no DKIM key for its identity: sending unsigned", j->d.queue_id);
             free(head);

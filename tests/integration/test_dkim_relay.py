@@ -21,6 +21,8 @@ dkim_chunk() path refuses every message in Debian 12's 2.11.0~beta2).
     every message is delivered and verifies, none is deferred;
   * a <virtual-mta>'s domain-key wins over the global ones, and its
     dkim-identity-fallback signs mail whose From domain has no key;
+  * a key only in dkim-key-dir signs; a key dir smtp-out cannot list
+    defers (not unsigned);
   * kill -9 of dkimsign while 300 messages flow: every message arrives
     signed (deferred deliveries are retried), none unsigned;
   * dkim-check-dns: dkimsign checks every key against DNS at start and
@@ -377,6 +379,37 @@ def check_vmta(env, sink, res, odk):
             "signs as esp.example; without a vmta the keyless domain goes unsigned")
 
 
+def check_key_dir(env, sink, res, odk):
+    """A key found only in dkim-key-dir signs; a key dir smtp-out may not
+    list defers the message with the reason instead of sending it
+    unsigned."""
+    msg = b"From: x@kd.example\r\nDate: x\r\nSubject: key dir\r\n\r\nkd\r\n"
+    s = env.smtp()
+    send_on(s, "x@kd.example", ["k@rr.test"], with_token(msg, "k-dir"))
+    s.quit()
+    wait_for(lambda: "k-dir" in sink_by_token(sink), 30, "the key-dir message")
+    path, data = sink_by_token(sink)["k-dir"]
+    v = dkimpy_verify(data, res)
+    check(v == [("k1", True)], "dkim-key-dir key k1 signs kd.example: %r" % v)
+    r = odk.verify([path], each=True).get(path)
+    check(r == ["pass"], "key-dir signature verifies with opendkim: %r" % r)
+    if not IS_ROOT:
+        return
+    os.chmod(env.key_dir, 0o700)        # root's: smtp-out (courser) cannot list it
+    try:
+        s = env.smtp()
+        qid = send_on(s, "x@kd.example", ["k@rr.test"], with_token(msg, "k-dir-closed"))
+        s.quit()
+        wait_for(lambda: re.search(r"%s: DKIM signing failed, deferring.*dkim-key-dir \S+ cannot be "
+                                   r"listed by smtp-out \(Permission denied\)" % qid, env.log_text()),
+                 30, "the deferral for the unlistable key dir")
+    finally:
+        os.chmod(env.key_dir, 0o755)
+    check("k-dir-closed" not in sink_by_token(sink), "unlistable key dir: not sent unsigned")
+    summary("dkim-key-dir: its key signs (dkimpy, opendkim); a key dir smtp-out cannot list "
+            "defers with the reason instead of sending unsigned")
+
+
 def check_rotation(env, keys, sink, res, odk, rot_a, rot_b):
     """1,000 messages while selector rotB is added (reload) and rotA is
     removed (second reload)."""
@@ -606,6 +639,7 @@ def test():
         check_variants(env, sink, res, odk)
         check_policies(env, sink, res)
         check_vmta(env, sink, res, odk)
+        check_key_dir(env, sink, res, odk)
         check_rotation(env, paths, sink, res, odk, rot_a, rot_b)
         check_dkimsign_crash(env, sink, res)
         check(env.stop() == 0, "clean stop")

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +52,6 @@ static void serve_one(int lfd, int answer)
     uint32_t i;
     int c;
 
-    /* net_listen_unix makes the socket non-blocking: without this the
-     * child's accept fails with EAGAIN when it runs before the client
-     * has connected (a flaky failure under load). */
-    if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK) < 0)
-        _exit(1);
     c = accept(lfd, NULL, NULL);
     if (c < 0)
         _exit(1);
