@@ -619,19 +619,22 @@ def test():
         env.write_config(config(env, paths, sink, [("rotA", rot_a)]))
         env.start()
         wait_for(lambda: env.pids_of("dkimsign"), 15, "dkimsign to run")
-        check("gone._domainkey.broken.example" in env.log_text() and "missing" in env.log_text(),
-              "dkimsign reports the key that fails to load at start")
-        wait_for(lambda: "m1._domainkey.mis.example" in env.log_text()
-                 and "u1._domainkey.unpub.example" in env.log_text(), 20, "dkim-check-dns verdicts")
-        lt = env.log_text()
-        for sel, dom in (("s2048", "mail.example"), ("ed1", "mail.example"), ("rotA", "rot.example"),
-                         ("k1", "kd.example")):
-            check(re.search(r"dkimsign\[\d+\]: info: DKIM key %s._domainkey.%s \(.*\): matches its DNS record"
-                            % (sel, dom), lt), "dkim-check-dns: %s/%s matches" % (dom, sel))
-        check(re.search(r"error: DKIM key m1._domainkey.mis.example \(rsa, .*\): DNS does not publish this "
-                        r"key: the published public key is not this key's", lt), "dkim-check-dns: mismatch reported")
-        check(re.search(r"error: DKIM key u1._domainkey.unpub.example \(rsa, .*\): not published in DNS: "
-                        r"no such name", lt), "dkim-check-dns: unpublished key reported")
+        wait_for(lambda: re.search(r"dkimsign\[\d+\]: error: DKIM key gone._domainkey.broken.example "
+                                   r"\(rsa\): \S+missing.pem: missing", env.log_text()), 15,
+                 "dkimsign to report the key that fails to load at start")
+        # The verdicts come from dkimsign's thread pool, one key after the
+        # other: wait for each.
+        verdicts = [(r"info: DKIM key %s._domainkey.%s \(.*\): matches its DNS record" % (sel, dom),
+                     "%s/%s matches" % (dom, sel))
+                    for sel, dom in (("s2048", "mail.example"), ("ed1", "mail.example"),
+                                     ("rotA", "rot.example"), ("k1", "kd.example"))]
+        verdicts += [(r"error: DKIM key m1._domainkey.mis.example \(rsa, .*\): DNS does not publish this "
+                      r"key: the published public key is not this key's", "mismatch reported"),
+                     (r"error: DKIM key u1._domainkey.unpub.example \(rsa, .*\): not published in DNS: "
+                      r"no such name", "unpublished key reported")]
+        for pat, what in verdicts:
+            wait_for(lambda: re.search(r"dkimsign\[\d+\]: " + pat, env.log_text()), 30,
+                     "dkim-check-dns: " + what)
         summary("dkim-check-dns at dkimsign start: matching keys logged, a mismatched and an "
                 "unpublished key reported")
         check_privileges(env, keys)
