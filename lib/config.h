@@ -180,6 +180,7 @@ struct config {
     struct cfg_domain_key *domain_keys; size_t ndomain_keys;   /* global domain-key */
     char dkim_key_dir[PATH_MAX];    /* "" = none: DIR/DOMAIN/SELECTOR.pem */
     char dkim_user[64];             /* dkimsign's user when started as root, "courser-dkim" */
+    int dkim_check_dns;             /* dkimsign checks each key's TXT record at load, default no */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err

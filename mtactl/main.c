@@ -2,6 +2,7 @@
  * main - bin/mtactl, the operator's command line (docs/mtactl.md):
  *
  *   mtactl [-c FILE] status | show queues | reload | check-config [FILE]
+ *   mtactl [-c FILE] dkim keygen ... | dkim check DOMAIN SELECTOR (dkim.c)
  *
  * The configuration is read only to find run-dir/control.sock (FILE:
  * -c, else $COURSER_CONF, else /etc/courser/courser.conf).  The reply's
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include "client.h"
 #include "config.h"
+#include "dkim.h"
 #include "log.h"
 
 #define DEFAULT_CONF "/etc/courser/courser.conf"
@@ -26,7 +28,11 @@ static _Noreturn void usage(void)
             "  status              daemons, their state and restarts; queue totals\n"
             "  show queues         the delivery queues (domain/vmta)\n"
             "  reload              re-read the configuration (kept if invalid)\n"
-            "  check-config [FILE] validate a configuration file locally\n");
+            "  check-config [FILE] validate a configuration file locally\n"
+            "  dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] [--out FILE]\n"
+            "                      make a DKIM key; print its TXT record\n"
+            "  dkim check D S [--key FILE]\n"
+            "                      check the published TXT record against the key\n");
     exit(2);
 }
 
@@ -81,6 +87,8 @@ int main(int argc, char **argv)
             usage();
         return check_config(argc == 2 ? argv[1] : conf);
     }
+    if (strcmp(argv[0], "dkim") == 0)
+        return dkim_command(conf, argc, argv);
     if (config_load(conf, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "mtactl: %s\n", err);
         return 1;
