@@ -68,8 +68,10 @@ if [ "$1" = configure ]; then
     getent passwd courser-dkim >/dev/null || adduser --system --group --home /etc/courser/dkim \
         --no-create-home --shell /usr/sbin/nologin courser-dkim
     install -d -o courser -g courser -m 750 /var/spool/courser /var/log/courser
+    # smtp-out (user courser) lists dkim-key-dir to learn which selectors
+    # exist; only the key files themselves are private (0600, courser-dkim)
     chown courser-dkim:courser-dkim /etc/courser/dkim
-    chmod 700 /etc/courser/dkim
+    chmod 755 /etc/courser/dkim
     if [ -d /run/systemd/system ]; then
         systemctl daemon-reload >/dev/null 2>&1 || true
         systemctl enable courser.service >/dev/null 2>&1 || true
