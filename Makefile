@@ -33,7 +33,7 @@ PROGS    := $(foreach d,$(DAEMONS),$(BIN)/$(call prog_name,$(d)))
 UNIT_SRCS := $(wildcard tests/unit/*/*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run check unit integration deps deps-test clean san docs bench
+.PHONY: all run check unit integration deps deps-test clean san docs bench deb
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -85,12 +85,17 @@ check: deps-test
 san:
 	$(MAKE) BUILD=build-san BIN=bin-san SAN=1 OPT="-O1 -g" all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS))
 	SAN=1 scripts/run-unit.sh $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS))
+	COURSER_BIN=$(CURDIR)/bin-san scripts/run-integration.sh
 
 docs: $(BIN)/courser
 	$(BIN)/courser --config-docs > docs/config.md
 
 bench: all
 	bench/relay.sh
+
+# Debian package build/courser_VERSION_ARCH.deb (packaging/deb/build.sh)
+deb: all
+	packaging/deb/build.sh $(BUILD)
 
 clean:
 	rm -rf build build-san build-fuzz bin bin-san bin-fuzz

@@ -24,6 +24,13 @@ bytes on disk per queued message and the drain rate.
   --count-fsync  also count fsync-class system calls per message (strace -c
                on every daemon thread; slows the run, so its rates are not
                comparable; combine with --quick)
+  --dkim MODE  sign every message (dkim-sign yes for the From domain
+               src.test): rsa (RSA-2048), ed25519, or dual (both); off by
+               default
+  --dkim-compare MODE
+               each run twice, unsigned then signed with MODE, back to back
+               (so both see the same machine load); prints both medians and
+               the signed/unsigned ratios
 Standard library only; run with /usr/bin/python3 as root or a normal user.
 """
 
@@ -157,11 +164,30 @@ def spool_count(env):
     return len(env.spool_files())
 
 
-def mta_config(env, domains, extra=""):
-    """domains: [(name, sink_port)]."""
-    blocks = "".join("<domain %s>\n    route [127.0.0.2]:%d\n%s</domain>\n" % (d, p, extra)
+def mta_config(env, domains, extra="", keys=""):
+    """domains: [(name, sink_port)]; keys: domain-key lines (signing on)."""
+    sign = "    dkim-sign yes\n" if keys else ""
+    blocks = "".join("<domain %s>\n    route [127.0.0.2]:%d\n%s%s</domain>\n" % (d, p, extra, sign)
                      for d, p in domains)
-    return env.base_config(blocks, acct_records="d,b")
+    return env.base_config(keys + blocks, acct_records="d,b")
+
+
+def dkim_keys(env, mode):
+    """Keys for smtp-source's From domain (src.test) -> domain-key lines."""
+    if mode in (None, "off"):
+        return ""
+    kd = os.path.join(env.dir, "keys")
+    os.makedirs(kd, mode=0o755, exist_ok=True)
+    lines = ""
+    for typ, sel in (("rsa", "b2048"), ("ed25519", "bed")):
+        if mode != "dual" and mode != typ:
+            continue
+        path = os.path.join(kd, sel + ".pem")
+        subprocess.run([os.path.join(harness.BIN, "dkimsign"), "--keygen", "--domain", "src.test",
+                        "--selector", sel, "--type", typ, "--out", path],
+                       check=True, stdout=subprocess.DEVNULL)
+        lines += "domain-key %s,src.test,%s%s\n" % (sel, path, ",ed25519" if typ == "ed25519" else "")
+    return lines
 
 
 def wait_count(counter, n, timeout, poll=0.005):
@@ -176,9 +202,9 @@ def wait_count(counter, n, timeout, poll=0.005):
         time.sleep(poll)
 
 
-def run_scenario(sc, n, args):
+def run_scenario(sc, n, args, dkim="off"):
     env = Env("bench-" + sc.lower())
-    res = {"scenario": sc, "messages": n}
+    res = {"scenario": sc, "messages": n, "dkim": dkim}
     try:
         if sc == "S2":
             ndom = 100
@@ -186,7 +212,7 @@ def run_scenario(sc, n, args):
         else:
             doms = [("dst.test", free_port("127.0.0.2"))]
         extra = "    retry-after 5s\n    retry-recipients-after 5s\n" if sc == "S4" else ""
-        env.write_config(mta_config(env, doms, extra))
+        env.write_config(mta_config(env, doms, extra, dkim_keys(env, dkim)))
         sinks = []
         if sc != "S4":
             sinks = [PfSink(env, "127.0.0.2", p, "sink-%s" % d) for d, p in doms]
@@ -265,6 +291,13 @@ def run_scenario(sc, n, args):
         while spool_count(env) and time.time() - t_drain < 10:
             time.sleep(0.2)
         res["spool_left"] = spool_count(env)
+        if dkim != "off":
+            # Every message must really have been signed: smtp-out counts
+            # them in its last log line.
+            env.stop()
+            log = env.log_text()
+            res["dkim_signed"] = sum(int(x) for x in re.findall(r"stopped: DKIM: (\d+) messages signed", log))
+            res["dkim_deferred"] = len(re.findall(r"DKIM signing failed, deferring", log))
         if not res["complete"]:
             print("  WARNING: %s delivered %d of %d within %ss" % (sc, got, n, args.timeout))
             env.failed = True
@@ -323,9 +356,12 @@ def check_source(p):
 
 
 def fmt(r):
-    s = "%s n=%d delivered=%d e2e %.0f msg/s, injection %.0f msg/s, CPU %.2f ms/msg, peak PSS %.1f MB (RSS %.1f MB)" % (
+    s = ("[dkim %s] " % r["dkim"] if r.get("dkim", "off") != "off" else "")
+    s += "%s n=%d delivered=%d e2e %.0f msg/s, injection %.0f msg/s, CPU %.2f ms/msg, peak PSS %.1f MB (RSS %.1f MB)" % (
         r["scenario"], r["messages"], r["delivered"], r["e2e_rate"], r["inject_rate"],
         r["cpu_ms_per_msg"], r["peak_pss_mb"], r["peak_rss_mb"])
+    if "dkim_signed" in r:
+        s += ", %d signed, %d DKIM deferrals" % (r["dkim_signed"], r["dkim_deferred"])
     if "fsyncs_per_msg" in r:
         s += ", %.2f fsync-class calls/msg (under strace: rates not comparable)" % r["fsyncs_per_msg"]
     if "accept_ms" in r:
@@ -349,6 +385,10 @@ def main():
     ap.add_argument("--count-fsync", action="store_true",
                     help="count fsync/fdatasync/... calls per message with strace (slows the run)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the sink")
+    ap.add_argument("--dkim", default="off", choices=["off", "rsa", "ed25519", "dual"],
+                    help="sign every message with this key set")
+    ap.add_argument("--dkim-compare", default=None, choices=["rsa", "ed25519", "dual"],
+                    help="each run unsigned and signed, back to back; print the ratios")
     args = ap.parse_args()
     counts = {"S1": 20000, "S2": 20000, "S3": 2000, "S4": 50000}
     if args.quick:
@@ -361,26 +401,36 @@ def main():
     if "S2" in scen:
         print("note: S2 injector = 100 smtp-source runs (one per domain, -s 1 -d), 20 at a time")
     summary = []
+    modes = ["off", args.dkim_compare] if args.dkim_compare else [args.dkim]
     for sc in scen:
         n = max(100, int(counts[sc] * args.scale))
-        runs = []
+        runs = {m: [] for m in modes}
         for i in range(args.runs):
-            r = run_scenario(sc, n, args)
-            print("  run %d: %s" % (i + 1, fmt(r)))
-            sys.stdout.flush()
-            runs.append(r)
-        med = dict(runs[0])
-        for k in ("e2e_rate", "inject_rate", "cpu_ms_per_msg", "cpu_s_per_1000", "peak_pss_mb",
-                  "peak_rss_mb", "accept_ms", "spool_bytes_per_msg", "drain_rate",
-                  "drain_from_sink_start_rate"):
-            vals = [r[k] for r in runs if k in r]
-            if vals:
-                med[k] = statistics.median(vals)
-        med["complete"] = all(r["complete"] for r in runs)
-        summary.append(med)
+            for mode in modes:      # interleaved: both see the same load
+                r = run_scenario(sc, n, args, mode)
+                print("  run %d: %s" % (i + 1, fmt(r)))
+                sys.stdout.flush()
+                runs[mode].append(r)
+        for mode in modes:
+            med = dict(runs[mode][0])
+            for k in ("e2e_rate", "inject_rate", "cpu_ms_per_msg", "cpu_s_per_1000", "peak_pss_mb",
+                      "peak_rss_mb", "accept_ms", "spool_bytes_per_msg", "drain_rate",
+                      "drain_from_sink_start_rate"):
+                vals = [r[k] for r in runs[mode] if k in r]
+                if vals:
+                    med[k] = statistics.median(vals)
+            med["complete"] = all(r["complete"] for r in runs[mode])
+            summary.append(med)
     print("== medians ==")
     for m in summary:
         print(fmt(m))
+    if args.dkim_compare:
+        print("== signed (%s) / unsigned, same invocation ==" % args.dkim_compare)
+        for off, on in zip(summary[0::2], summary[1::2]):
+            print("%s: e2e rate x%.2f, CPU per message x%.2f (%.2f -> %.2f ms/msg)" % (
+                off["scenario"], on["e2e_rate"] / off["e2e_rate"],
+                on["cpu_ms_per_msg"] / off["cpu_ms_per_msg"], off["cpu_ms_per_msg"],
+                on["cpu_ms_per_msg"]))
     return 0 if all(m["complete"] for m in summary) else 1
 
 

@@ -11,5 +11,5 @@ done
 for t in /usr/sbin/smtp-source /usr/sbin/smtp-sink; do
     [ -x "$t" ] || { echo "relay.sh: $t missing (Debian package postfix; scripts/deps.sh check)" >&2; exit 1; }
 done
-[ "$(id -u)" -eq 0 ] && "$top/scripts/ensure-user.sh" courser
+[ "$(id -u)" -eq 0 ] && "$top/scripts/ensure-user.sh" courser && "$top/scripts/ensure-user.sh" courser-dkim
 exec /usr/bin/python3 "$top/bench/relay.py" "$@"

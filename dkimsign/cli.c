@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "dkim_canon.h"
 #include "dkim_proto.h"
 #include "net.h"
+#include "dkim_keygen.h"
 #include "dkim_keys.h"
 #include "dkim_sign.h"
 #include "dkimsign.h"
@@ -352,15 +352,15 @@ int cli_sign_file(int argc, char **argv)
     return do_sign(&o);
 }
 
-/* print_txt - the zone-file line, the value cut into <= 255-byte strings. */
-static void print_txt(const char *selector, const char *domain, const char *txt)
+/* print_txt - the zone-file line of a key's TXT record. */
+static int print_txt(const char *selector, const char *domain, const char *txt)
 {
-    size_t n = strlen(txt), off;
+    char line[DKIM_TXT_MAX + 4 * DKIM_DOMAIN_MAX];
 
-    printf("%s._domainkey.%s. IN TXT (", selector, domain);
-    for (off = 0; off < n; off += 255)
-        printf(" \"%.*s\"", (int)(n - off < 255 ? n - off : 255), txt + off);
-    printf(" )\n");
+    if (dkim_zone_line(selector, domain, txt, line, sizeof(line)) < 0)
+        return fail("%s%s", "selector or domain too long", "");
+    printf("%s\n", line);
+    return 0;
 }
 
 static void keygen_usage(void)
@@ -381,9 +381,7 @@ int cli_keygen(int argc, char **argv)
     const char *domain = NULL, *selector = NULL, *out = NULL, *conf = NULL, *user = "courser-dkim";
     enum dkim_alg alg = DKIM_ALG_RSA_SHA256;
     struct config *cfg = NULL;
-    struct dkim_key *k;
-    struct passwd *pw;
-    char err[1024], txt[DKIM_TXT_MAX];
+    char err[1024], warn[1024], txt[DKIM_TXT_MAX];
     uint64_t bits = 2048;
     int c;
 
@@ -412,25 +410,16 @@ int cli_keygen(int argc, char **argv)
             return fail("%s%s", err, "");
         user = cfg->dkim_user;
     }
-    if (dkim_key_generate(alg, (unsigned)bits, out, &k, err, sizeof(err)) < 0) {
+    if (dkim_keygen(alg, (unsigned)bits, out, user, txt, sizeof(txt), warn, sizeof(warn), err,
+                    sizeof(err)) < 0) {
         config_free(cfg);
         return fail("%s%s", err, "");
     }
-    /* Only the dkim user may read keys (dkimsign runs as it). */
-    if (geteuid() == 0) {
-        if ((pw = getpwnam(user)) == NULL)
-            fprintf(stderr, "dkimsign: warning: user %s does not exist; %s stays owned by root\n",
-                    user, out);
-        else if (chown(out, pw->pw_uid, pw->pw_gid) < 0)
-            fprintf(stderr, "dkimsign: warning: chown %s: %s\n", out, strerror(errno));
-    }
     config_free(cfg);
-    if (dkim_key_txt(k, txt, sizeof(txt)) < 0) {
-        dkim_key_free(k);
-        return fail("%s%s", "cannot derive the public key", "");
-    }
-    dkim_key_free(k);
-    print_txt(selector, domain, txt);
+    if (warn[0] != '\0')
+        fprintf(stderr, "dkimsign: warning: %s\n", warn);
+    if (print_txt(selector, domain, txt) != 0)
+        return 1;
     return fflush(stdout) == 0 ? 0 : 1;
 }
 

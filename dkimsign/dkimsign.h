@@ -1,14 +1,15 @@
 /*
  * dkimsign - the DKIM signing daemon (issue 5): the only process that can
  * read private keys.  keystore.c holds the loaded keys, server.c the
- * loop and the sign requests, cli.c the operator modes (--sign-file,
- * --keygen, --txt).
+ * loop and the sign requests, dnscheck.c the optional DNS check of the
+ * keys, cli.c the operator modes (--sign-file, --keygen, --txt).
  */
 #ifndef COURSER_DKIMSIGN_H
 #define COURSER_DKIMSIGN_H
 
 #include <limits.h>
 #include <time.h>
+#include <uv.h>
 #include "config.h"
 #include "dkim_key.h"
 #include "dkim_keys.h"
@@ -50,7 +51,15 @@ void keystore_free(struct keystore *ks);
 void ks_key_hold(struct ks_key *k);
 void ks_key_release(struct ks_key *k);
 
-int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd);
+/* log_inherited: the log file is stderr, opened by master (a reload does
+ * not reopen it: dkim-user may not be able to). */
+int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd, int log_inherited);
+
+/* dnscheck.c (dkim-check-dns): look up every loaded key's TXT record in
+ * the thread pool and log the verdicts.  1: queued, done(arg) runs when
+ * it has finished; 0: nothing to check; -1: out of memory. */
+int dnscheck_start(uv_loop_t *loop, const struct config *cfg, struct keystore *ks,
+                   void (*done)(void *), void *arg);
 
 int cli_sign_file(int argc, char **argv);
 int cli_keygen(int argc, char **argv);

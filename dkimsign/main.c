@@ -12,21 +12,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dkimsign.h"
 #include "log.h"
 #include "parse.h"
 
-/* inherited_fd - the socket master passed in COURSER_LISTEN_FDS, or -1. */
-static int inherited_fd(void)
+/* inherited_fds - what master passed in COURSER_LISTEN_FDS: "3" (the
+ * listening socket) or "3,4" (and the log file, opened by master because
+ * dkim-user may not open it).  *log_fd is -1 when not passed; returns the
+ * socket, or -1 when started by hand. */
+static int inherited_fds(int *log_fd)
 {
     const char *s = getenv("COURSER_LISTEN_FDS");
-    uint64_t fd;
+    char first[16];
+    const char *comma;
+    uint64_t fd, lfd;
+    size_t n;
 
+    *log_fd = -1;
     if (s == NULL || s[0] == '\0')
         return -1;
-    if (parse_u64(s, 3, 65535, &fd) < 0)
-        msg_fatal("COURSER_LISTEN_FDS: expected one fd, got '%.32s'", s);
+    comma = strchr(s, ',');
+    n = comma ? (size_t)(comma - s) : strlen(s);
+    if (n == 0 || n >= sizeof(first))
+        msg_fatal("COURSER_LISTEN_FDS: expected 'FD[,LOGFD]', got '%.32s'", s);
+    memcpy(first, s, n);
+    first[n] = '\0';
+    if (parse_u64(first, 3, 65535, &fd) < 0
+        || (comma != NULL && parse_u64(comma + 1, 3, 65535, &lfd) < 0))
+        msg_fatal("COURSER_LISTEN_FDS: expected 'FD[,LOGFD]', got '%.32s'", s);
+    if (comma != NULL)
+        *log_fd = (int)lfd;
     return (int)fd;
 }
 
@@ -50,7 +67,7 @@ int main(int argc, char **argv)
     const char *conf = getenv("COURSER_CONF");
     struct config *cfg;
     char err[1024];
-    int c, i;
+    int c, i, listen_fd, log_fd;
 
     log_init("dkimsign");
     for (i = 1; i < argc; i++) {
@@ -76,7 +93,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "dkimsign: %s\n", err);
         return 1;
     }
-    if (cfg->log_file[0] != '\0' && log_open_file(cfg->log_file) < 0)
+    listen_fd = inherited_fds(&log_fd);
+    if (log_fd >= 0) {
+        /* Log to stderr, which is now the file master opened for us. */
+        if (dup2(log_fd, 2) < 0 || close(log_fd) < 0)
+            msg_fatal("cannot use the log file descriptor: %s", strerror(errno));
+    } else if (cfg->log_file[0] != '\0' && log_open_file(cfg->log_file) < 0) {
         msg_fatal("cannot open log file %s: %s", cfg->log_file, strerror(errno));
-    return dkimsign_run(cfg->path, cfg, inherited_fd());
+    }
+    return dkimsign_run(cfg->path, cfg, listen_fd, log_fd >= 0);
 }

@@ -9,7 +9,8 @@
  *
  * A connection that closes while its requests are in the pool is kept
  * (closed flag) until the last one comes back; replies to it are dropped.
- * SIGHUP reloads the configuration and the keys (keystore.c); SIGTERM and
+ * SIGHUP reloads the configuration and the keys (keystore.c), then, with
+ * dkim-check-dns, checks them against DNS (dnscheck.c); SIGTERM and
  * SIGINT stop accepting, let the pool drain, then exit 0.
  */
 #include <errno.h>
@@ -39,6 +40,7 @@ struct server {
     uv_signal_t sig_term, sig_int, sig_hup;
     size_t inflight;
     int stopping;
+    int log_inherited;          /* stderr is master's log file: keep it */
     struct timespec conf_mtime; /* of the main file when last loaded */
     unsigned long signed_ok, refused;
 };
@@ -261,6 +263,29 @@ static void on_accept(uv_stream_t *server, int status)
         ipc_conn_close(dc->c);
 }
 
+static void dnscheck_finished(void *arg)
+{
+    struct server *s = arg;
+
+    s->inflight--;
+    server_maybe_finish(s);
+}
+
+/* server_dnscheck - dkim-check-dns: counted in flight, so a stop waits
+ * for it (the check holds key references). */
+static void server_dnscheck(struct server *s)
+{
+    int r;
+
+    if (!s->cfg->dkim_check_dns)
+        return;
+    r = dnscheck_start(s->loop, s->cfg, &s->ks, dnscheck_finished, s);
+    if (r < 0)
+        msg_error("dkim-check-dns: cannot start the DNS check of the keys");
+    else if (r > 0)
+        s->inflight++;
+}
+
 static void server_reload(struct server *s)
 {
     struct keystore ks = { 0 };
@@ -273,7 +298,8 @@ static void server_reload(struct server *s)
         msg_error("reload: %s; keeping the running configuration and keys", err);
         return;
     }
-    if (strcmp(cfg->log_file, s->cfg->log_file) != 0 && log_open_file(cfg->log_file) < 0)
+    if (!s->log_inherited && strcmp(cfg->log_file, s->cfg->log_file) != 0
+        && log_open_file(cfg->log_file) < 0)
         msg_error("cannot open log file %s: %s", cfg->log_file, strerror(errno));
     failed = keystore_load(&ks, cfg, &s->ks, time(NULL));
     keystore_free(&s->ks);      /* requests in flight keep their own reference */
@@ -281,6 +307,7 @@ static void server_reload(struct server *s)
     config_free(s->cfg);
     s->cfg = cfg;
     msg_info("reloaded: %zu DKIM keys, %zu failed to load", ks.n, failed);
+    server_dnscheck(s);
 }
 
 static void server_maybe_finish(struct server *s)
@@ -296,6 +323,7 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *s = h->data;
 
     if (signum == SIGHUP) {
+        msg_info("SIGHUP: reloading the configuration and the keys");
         server_reload(s);
         return;
     }
@@ -325,7 +353,7 @@ static void pool_size(void)
     (void)setenv("UV_THREADPOOL_SIZE", v, 1);
 }
 
-int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd)
+int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd, int log_inherited)
 {
     static struct server s;
     char path[PATH_MAX + 32];
@@ -336,6 +364,7 @@ int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd)
     snprintf(s.conf_path, sizeof(s.conf_path), "%s", conf_path);
     s.conf_mtime = conf_mtime(conf_path);
     s.cfg = cfg;
+    s.log_inherited = log_inherited;
     (void)signal(SIGPIPE, SIG_IGN);
     failed = keystore_load(&s.ks, cfg, NULL, time(NULL));
     if (listen_fd < 0) {
@@ -353,6 +382,7 @@ int dkimsign_run(const char *conf_path, struct config *cfg, int listen_fd)
     signal_start(&s, &s.sig_int, SIGINT);
     signal_start(&s, &s.sig_hup, SIGHUP);
     msg_info("started: %zu DKIM keys, %zu failed to load", s.ks.n, failed);
+    server_dnscheck(&s);
     (void)uv_run(s.loop, UV_RUN_DEFAULT);
     keystore_free(&s.ks);
     config_free(s.cfg);

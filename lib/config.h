@@ -220,6 +220,7 @@ struct config {
     struct cfg_domain_key *domain_keys; size_t ndomain_keys;   /* global domain-key */
     char dkim_key_dir[PATH_MAX];    /* "" = none: DIR/DOMAIN/SELECTOR.pem */
     char dkim_user[64];             /* dkimsign's user when started as root, "courser-dkim" */
+    int dkim_check_dns;             /* dkimsign checks each key's TXT record at load, default no */
     /* routing (issue 3) */
     struct cfg_pattern_list *pattern_lists; size_t npattern_lists;
     struct cfg_macro *macros;       size_t nmacros;

@@ -114,6 +114,8 @@ const struct cfg_directive cfg_table[] = {
       .help = "virtual MTA or pool used when X-Virtual-MTA names an unknown one, instead of refusing the message" },
     { .name = "dkim-user", .scopes = CS_GLOBAL, .type = CT_USER, G(dkim_user), .def = "courser-dkim",
       .help = "Unix user dkimsign runs as when started as root; the only one that can read the keys" },
+    { .name = "dkim-check-dns", .scopes = CS_GLOBAL, .type = CT_BOOL, G(dkim_check_dns), .def = "no",
+      .help = "when dkimsign loads keys (start, reload), look up each one's TXT record (dns-server) and log whether it publishes that key; a mismatch is reported, signing goes on" },
 
     /* ---- <smtp-listener> ---- */
     { .name = "source", .scopes = CS_LISTENER, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,

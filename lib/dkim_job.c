@@ -89,6 +89,11 @@ void dkim_job_set_body_hash(struct dkim_job *j, enum dkim_canon c, const unsigne
     j->have[c] = 1;
 }
 
+enum dkim_canon dkim_job_body_canon(const struct dkim_job *j)
+{
+    return j->want[DKIM_CANON_RELAXED] ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
+}
+
 int dkim_job_prepare(struct dkim_job *j, time_t now, char *err, size_t errlen)
 {
     struct dkim_sig_params sp;
@@ -142,6 +147,13 @@ int dkim_job_headers(const struct dkim_job *j, struct buf *out)
         if (!j->signed_[i] || buf_append(out, j->sig[i].header.data, j->sig[i].header.len) < 0)
             return -1;
     return 0;
+}
+
+int dkim_job_header(const struct dkim_job *j, size_t i, struct buf *out)
+{
+    if (i >= dkim_job_count(j) || !j->signed_[i])
+        return -1;
+    return buf_append(out, j->sig[i].header.data, j->sig[i].header.len);
 }
 
 void dkim_job_free(struct dkim_job *j)

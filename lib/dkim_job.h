@@ -48,6 +48,9 @@ int dkim_job_body(struct dkim_job *j, const void *p, size_t n);
 /* Body hashes: get after dkim_job_prepare, set instead of dkim_job_body. */
 int dkim_job_body_hash(const struct dkim_job *j, enum dkim_canon c, unsigned char bh[DKIM_BH_LEN]);
 void dkim_job_set_body_hash(struct dkim_job *j, enum dkim_canon c, const unsigned char bh[DKIM_BH_LEN]);
+/* The canonicalization whose body hash the job needs (one per job: the
+ * body canonicalization of its <domain> settings) - the key of a cache. */
+enum dkim_canon dkim_job_body_canon(const struct dkim_job *j);
 /* Finish the body hashes and build each DKIM-Signature and its input. */
 int dkim_job_prepare(struct dkim_job *j, time_t now, char *err, size_t errlen);
 size_t dkim_job_count(const struct dkim_job *j);
@@ -57,6 +60,10 @@ int dkim_job_set_signature(struct dkim_job *j, size_t i, const char *b64);
 /* Append every finished DKIM-Signature header (CRLF-terminated) to out.
  * -1 if one is not signed yet or out is full. */
 int dkim_job_headers(const struct dkim_job *j, struct buf *out);
+/* Append signature i's header alone (CRLF-terminated): for sending the
+ * signatures that were made when another one failed.  -1 if i is not
+ * signed or out is full. */
+int dkim_job_header(const struct dkim_job *j, size_t i, struct buf *out);
 void dkim_job_free(struct dkim_job *j);
 
 #endif

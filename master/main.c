@@ -148,6 +148,51 @@ static void cloexec_inherited(void)
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* dkim_configured - whether any DKIM key is configured (any scope). */
+static int dkim_configured(const struct config *cfg)
+{
+    size_t i;
+
+    if (cfg->ndomain_keys > 0 || cfg->dkim_key_dir[0] != '\0')
+        return 1;
+    for (i = 0; i < cfg->nvmtas; i++)
+        if (cfg->vmtas[i].nkeys > 0)
+            return 1;
+    for (i = 0; i < cfg->npools; i++)
+        if (cfg->pools[i].nkeys > 0)
+            return 1;
+    return 0;
+}
+
+/* find_dkim_user - dkimsign's account (dkim-user), distinct from the
+ * daemons' so that they cannot read the private keys.  Without DKIM keys
+ * in the configuration a missing account is only a warning: dkimsign then
+ * runs as the daemons' user and has nothing to protect. */
+static void find_dkim_user(struct master *m)
+{
+    const char *user = m->cfg->dkim_user;
+    struct passwd *pw;
+
+    m->dkim_uid = m->uid;
+    m->dkim_gid = m->gid;
+    errno = 0;
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        if (dkim_configured(m->cfg))
+            die("dkim-user '%s' does not exist; create it with: useradd --system "
+                "--no-create-home --shell /usr/sbin/nologin %s", user, user);
+        fprintf(stderr, "courser: dkim-user '%s' does not exist: dkimsign runs as '%s' "
+                        "(create it before configuring DKIM keys)\n", user, m->cfg->user);
+        return;
+    }
+    if (pw->pw_uid == 0)
+        die("dkim-user '%s' is root; set `dkim-user` to an unprivileged account", user);
+    if (pw->pw_uid == m->uid && dkim_configured(m->cfg))
+        die("dkim-user '%s' is the daemons' user; the keys need an account of their own", user);
+    m->dkim_uid = pw->pw_uid;
+    m->dkim_gid = pw->pw_gid;
+}
+
 static void find_user(struct master *m, const char *user)
 {
     struct passwd *pw;
@@ -166,11 +211,12 @@ static void find_user(struct master *m, const char *user)
     m->drop = 1;
     m->uid = pw->pw_uid;
     m->gid = pw->pw_gid;
+    find_dkim_user(m);
 }
 
 static void find_bin_dir(struct master *m)
 {
-    static const char *const progs[] = { "acctd", "qmgr", "smtp-out", "smtpd" };
+    static const char *const progs[] = { "acctd", "qmgr", "smtp-out", "smtpd", "dkimsign" };
     char exe[PATH_MAX], p[PATH_MAX + 32];
     ssize_t n;
     char *slash;
@@ -233,6 +279,9 @@ static void open_listeners(struct master *m)
     m->control_fd = listen_unix(m, m->control_path, sizeof(m->control_path), "control.sock", 0);
     m->qmgr_fd = listen_unix(m, m->qmgr_path, sizeof(m->qmgr_path), "qmgr.sock", 1);
     m->acctd_fd = listen_unix(m, m->acctd_path, sizeof(m->acctd_path), "acctd.sock", 1);
+    /* Owned by the daemons' user: smtp-out connects; dkimsign only
+     * inherits the listening descriptor. */
+    m->dkim_fd = listen_unix(m, m->dkim_path, sizeof(m->dkim_path), "dkimsign.sock", 1);
     m->tcp_fds = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(int));
     if (m->tcp_fds == NULL)
         die("out of memory");

@@ -20,7 +20,7 @@
 #endif
 
 /* In start order; shutdown runs it backwards. */
-enum daemon_kind { DK_ACCTD, DK_QMGR, DK_SMTP_OUT, DK_SMTPD, DK_COUNT };
+enum daemon_kind { DK_DKIMSIGN, DK_ACCTD, DK_QMGR, DK_SMTP_OUT, DK_SMTPD, DK_COUNT };
 
 enum daemon_state {
     DS_STOPPED,     /* not started yet, or exited during shutdown */
@@ -53,10 +53,14 @@ struct master {
     size_t ntcp;
     int qmgr_fd, acctd_fd, control_fd;
     char qmgr_path[PATH_MAX], acctd_path[PATH_MAX];
+    int dkim_fd;                /* dkimsign.sock, passed to dkimsign */
+    char dkim_path[PATH_MAX];
     char control_path[PATH_MAX], pidfile[PATH_MAX];
     int drop;                   /* started as root: children setuid */
     uid_t uid;                  /* children's uid/gid */
     gid_t gid;
+    uid_t dkim_uid;             /* dkimsign's (dkim-user) when drop is set */
+    gid_t dkim_gid;
     struct daemon_proc *procs;
     size_t nprocs;
     uint64_t start_ms;

@@ -1,11 +1,12 @@
 /*
- * supervise - master's daemon table: start every daemon in order (acctd,
- * qmgr, smtp-out, smtpd), restart one that exits unexpectedly after the
+ * supervise - master's daemon table: start every daemon in order (dkimsign,
+ * acctd, qmgr, smtp-out, smtpd), restart one that exits unexpectedly after the
  * backoff delay (backoff.c), give up on a crash loop, reload the
  * configuration, and stop everything in reverse order on SIGTERM
  * (smtpd first so no new mail arrives while the rest drains).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 #define STOP_GRACE_MS 15000
 
 static const char *const kind_names[DK_COUNT] = {
-    [DK_ACCTD] = "acctd", [DK_QMGR] = "qmgr",
+    [DK_DKIMSIGN] = "dkimsign", [DK_ACCTD] = "acctd", [DK_QMGR] = "qmgr",
     [DK_SMTP_OUT] = "smtp-out", [DK_SMTPD] = "smtpd",
 };
 
@@ -36,7 +37,10 @@ const char *daemon_kind_name(enum daemon_kind k)
 
 int supervise_init(struct master *m)
 {
-    size_t n[DK_COUNT] = { 1, 1, m->cfg->smtp_out_processes, m->cfg->smtpd_processes };
+    size_t n[DK_COUNT] = {
+        [DK_DKIMSIGN] = 1, [DK_ACCTD] = 1, [DK_QMGR] = 1,
+        [DK_SMTP_OUT] = m->cfg->smtp_out_processes, [DK_SMTPD] = m->cfg->smtpd_processes,
+    };
     size_t total = 0, i, j, k = 0;
 
     for (i = 0; i < DK_COUNT; i++)
@@ -74,6 +78,9 @@ static size_t proc_fds(struct master *m, enum daemon_kind k, const int **fds)
         return 1;
     case DK_ACCTD:
         *fds = &m->acctd_fd;
+        return 1;
+    case DK_DKIMSIGN:
+        *fds = &m->dkim_fd;
         return 1;
     default:
         *fds = NULL;
@@ -119,6 +126,7 @@ static void proc_start(struct daemon_proc *d)
     char path[PATH_MAX + 64], err[512];
     char *argv[] = { path, "-c", m->conf_path, NULL };
     struct spawn_req r;
+    int fds[2], logfd = -1;
     pid_t pid;
 
     if (snprintf(path, sizeof(path), "%s/%s", m->bin_dir, name) >= (int)sizeof(path)) {
@@ -133,8 +141,23 @@ static void proc_start(struct daemon_proc *d)
     r.drop = m->drop;
     r.uid = m->uid;
     r.gid = m->gid;
+    if (d->kind == DK_DKIMSIGN) {
+        /* dkim-user cannot open the log file (the daemons' user owns
+         * it), so dkimsign gets it open as its second descriptor. */
+        r.uid = m->dkim_uid;
+        r.gid = m->dkim_gid;
+        fds[0] = m->dkim_fd;
+        if (m->cfg->log_file[0] != '\0'
+            && (logfd = open(m->cfg->log_file, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+            msg_warn("dkimsign: cannot open %s for it: %s", m->cfg->log_file, strerror(errno));
+        fds[1] = logfd;
+        r.fds = fds;
+        r.nfds = logfd >= 0 ? 2 : 1;
+    }
     backoff_started(&d->bo, uv_now(m->loop));
     pid = spawn_daemon(&r, err, sizeof(err));
+    if (logfd >= 0)
+        (void)close(logfd);
     if (pid < 0) {
         char why[600];
         snprintf(why, sizeof(why), ": cannot start: %s", err);
@@ -166,6 +189,7 @@ static void master_finish(struct master *m)
     (void)unlink(m->control_path);
     (void)unlink(m->qmgr_path);
     (void)unlink(m->acctd_path);
+    (void)unlink(m->dkim_path);
     (void)unlink(m->pidfile);
     msg_info("stopped");
     uv_stop(m->loop);
@@ -264,7 +288,9 @@ int supervise_reload(struct master *m, char *err, size_t errlen)
 }
 
 /* Shutdown order: the reverse of the start order. */
-static const enum daemon_kind stop_order[] = { DK_SMTPD, DK_SMTP_OUT, DK_QMGR, DK_ACCTD };
+/* dkimsign stops after smtp-out, which may still sign while it drains. */
+static const enum daemon_kind stop_order[] = { DK_SMTPD, DK_SMTP_OUT, DK_DKIMSIGN, DK_QMGR,
+                                               DK_ACCTD };
 #define STOP_PHASES ((int)(sizeof(stop_order) / sizeof(stop_order[0])))
 
 static void stop_timeout(uv_timer_t *t)

@@ -3,6 +3,7 @@
  *
  *   mtactl [-c FILE] status | show queues | show message ID | reload |
  *                    check-config [FILE]
+ *   mtactl [-c FILE] dkim keygen ... | dkim check DOMAIN SELECTOR (dkim.c)
  *
  * The configuration is read only to find run-dir/control.sock (FILE:
  * -c, else $COURSER_CONF, else /etc/courser/courser.conf).  The reply's
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include "client.h"
 #include "config.h"
+#include "dkim.h"
 #include "log.h"
 
 #define DEFAULT_CONF "/etc/courser/courser.conf"
@@ -28,7 +30,11 @@ static _Noreturn void usage(void)
             "  show queues         the delivery queues (domain/vmta)\n"
             "  show message ID     a queued message: its routing and recipients\n"
             "  reload              re-read the configuration (kept if invalid)\n"
-            "  check-config [FILE] validate a configuration file locally\n");
+            "  check-config [FILE] validate a configuration file locally\n"
+            "  dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] [--out FILE]\n"
+            "                      make a DKIM key; print its TXT record\n"
+            "  dkim check D S [--key FILE]\n"
+            "                      check the published TXT record against the key\n");
     exit(2);
 }
 
@@ -96,6 +102,8 @@ int main(int argc, char **argv)
             usage();
         return check_config(argc == 2 ? argv[1] : conf);
     }
+    if (strcmp(argv[0], "dkim") == 0)
+        return dkim_command(conf, argc, argv);
     if (config_load(conf, &cfg, err, sizeof(err)) == 0) {
         snprintf(run_dir, sizeof(run_dir), "%s", cfg->run_dir);
         config_free(cfg);

@@ -10,7 +10,7 @@ mode=${1:-run}
 build_pkgs=(build-essential pkg-config libuv1-dev libssl-dev libsodium-dev
             liblmdb-dev libc-ares-dev libpcre2-dev)
 test_pkgs=(libcmocka-dev swaks postfix dnsmasq-base python3 python3-dkim
-           opendkim-tools lmdb-utils procps iproute2 openssl)
+           opendkim-tools opendkim lmdb-utils procps iproute2 openssl)
 
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = check ] && pkgs+=("${test_pkgs[@]}")

@@ -46,6 +46,7 @@ void job_finish(struct so_job *j, struct msg_result *res)
         qmgr_send_result(res);
     job_ctx.inflight--;
     msg_deliver_free(&j->d);
+    free(j->dkim_hdr);
     free(j);
 }
 

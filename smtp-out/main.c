@@ -12,7 +12,8 @@
  * backoff 100 ms doubling to 2 s.
  * SIGTERM/SIGINT: stop taking jobs, let those in flight finish for up to
  * 5 s, QUIT the cached connections, exit 0.  SIGHUP: reload the config
- * (slots and dns-server apply to new work after a restart only).
+ * (slots and dns-server apply to new work after a restart only; DKIM
+ * settings and keys apply to the next job: sign.c reads them per job).
  */
 #include <errno.h>
 #include <signal.h>
@@ -77,7 +78,7 @@ static void qmgr_on_deliver(const struct ipc_frame *f)
     j->d = d;
     j->gen = job_ctx.gen;
     job_ctx.inflight++;
-    pool_submit(j);
+    sign_submit(j, so.cfg);
 }
 
 static void qmgr_on_frame(struct ipc_conn *c, const struct ipc_frame *f)
@@ -147,9 +148,12 @@ static void stop_tick(uv_timer_t *t)
     pool_shutdown();
     if ((job_ctx.inflight == 0 && pool_conn_count() == 0)
         || uv_now(so.loop) - so.stop_started >= STOP_GRACE_MS) {
+        unsigned long sgn, hits, def, uns;
         if (job_ctx.inflight > 0)
             msg_warn("stopping with %u deliveries unfinished (qmgr will retry them)", job_ctx.inflight);
-        msg_info("stopped");
+        sign_stats(&sgn, &hits, &def, &uns);
+        msg_info("stopped: DKIM: %lu messages signed (%lu body hashes from the cache), "
+                 "%lu deferred, %lu sent short of a signature", sgn, hits, def, uns);
         exit(0);
     }
 }
@@ -221,6 +225,8 @@ int main(int argc, char **argv)
     if (resolve_init(so.loop, so.cfg->dns_server_ip, so.cfg->dns_server_port) < 0)
         msg_fatal("cannot initialise the DNS resolver");
     pool_init(so.loop);
+    if (sign_init(so.loop, so.cfg->run_dir) < 0)
+        msg_fatal("smtp-out: out of memory");
     uv_timer_init(so.loop, &so.reconnect);
     uv_timer_init(so.loop, &so.stop_timer);
     uv_signal_init(so.loop, &so.sig_term);

@@ -187,6 +187,15 @@ int message_next(struct message_src *m, struct buf *out, size_t chunk, char *err
     size_t want;
     ssize_t n;
 
+    if (m->prefix_len > 0 && !m->prefix_sent) {
+        /* Header lines never start with '.', but stuffing keeps the
+         * line-start state right for the message's first byte. */
+        if (dotstuff_chunk(&m->ds, m->prefix, m->prefix_len, out) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        m->prefix_sent = 1;
+    }
     if (m->pos < m->len) {
         want = m->len - m->pos < chunk ? (size_t)(m->len - m->pos) : chunk;
         tmp = malloc(want);

@@ -11,6 +11,8 @@
  *   client.c   one connection: resolve, connect, greeting, EHLO, idle, QUIT
  *   transaction.c  one message on it: MAIL, RCPT, DATA, body, results
  *   message.c  MAIL/RCPT parameters and the dot-stuffed message stream
+ *   sign.c     the DKIM stage: a job's signatures from dkimsign, before
+ *              it joins the pool
  */
 #ifndef COURSER_SMTP_OUT_H
 #define COURSER_SMTP_OUT_H
@@ -34,6 +36,8 @@ struct so_job {
     uint64_t gen;               /* qmgr connection it came from */
     char key[SO_KEY_MAX];       /* connpool key */
     int requeued;               /* retried once after a stale cached conn */
+    char *dkim_hdr;             /* DKIM-Signature header(s) to send first, or NULL */
+    size_t dkim_len;
     struct so_job *next;        /* in a connpool wait queue */
 };
 
@@ -58,6 +62,18 @@ void job_fail_local(struct so_job *j, int code, const char *status, const char *
 void job_refuse(struct msg_deliver *d, const char *why);
 /* The spool directory of the current configuration. */
 const char *job_spool_dir(void);
+
+/* ---- sign.c: the DKIM stage ------------------------------------------ */
+struct config;
+/* Connect lazily to run_dir/dkimsign.sock.  -1 if out of memory. */
+int sign_init(uv_loop_t *loop, const char *run_dir);
+/* Sign j if its (vmta, domain) settings say dkim-sign, then pool_submit
+ * it; or fail it (dkim-fail-action defer).  cfg is only read during the
+ * call. */
+void sign_submit(struct so_job *j, const struct config *cfg);
+void sign_stats(unsigned long *signed_msgs, unsigned long *cache_hits, unsigned long *deferred,
+                unsigned long *unsigned_sent);
+void sign_shutdown(void);
 
 /* ---- route.c: pure logic -------------------------------------------- */
 struct dest_addr {
@@ -132,6 +148,9 @@ int message_rcpt_cmd(struct buf *out, const char *addr, uint32_t notify, const c
 struct message_src {
     int fd;
     uint64_t off, len, pos;
+    const char *prefix;         /* sent before the message (DKIM-Signature), or NULL */
+    size_t prefix_len;
+    int prefix_sent;
     struct dotstuff ds;
     /* DSN data of the envelope, by spool recipient index (only read when
      * the server offers DSN) */

@@ -39,7 +39,7 @@ static int txn_cmd(struct so_conn *c, size_t step, struct buf *out)
     case T_RSET:
         return buf_append_str(out, "RSET\r\n");
     case T_MAIL:
-        return message_mail_cmd(out, d, &c->ehlo, c->msg.len);
+        return message_mail_cmd(out, d, &c->ehlo, c->msg.len + c->msg.prefix_len);
     case T_DATA:
         return buf_append_str(out, "DATA\r\n");
     case T_RCPT:
@@ -297,6 +297,8 @@ void conn_start_job(struct so_conn *c, struct so_job *j)
         pool_conn_ready(c);
         return;
     }
+    c->msg.prefix = j->dkim_hdr;
+    c->msg.prefix_len = j->dkim_len;
     c->with_rset = c->msgs > 0;
     c->nsteps = (size_t)c->with_rset + 1 + j->d.nrcpt + 1;
     c->next_send = c->next_reply = 0;

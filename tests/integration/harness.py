@@ -275,10 +275,33 @@ class Env:
                     os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        san = self.sanitizer_reports()
+        if san:
+            self.failed = True
         if not self.keep and not self.failed:
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             log("kept test dir %s" % self.dir)
+        if san:
+            raise AssertionError("sanitizer reports in %s:\n%s" % (self.dir, "\n".join(san)))
+
+    def sanitizer_reports(self):
+        """ASan/UBSan/LSan findings written by any process of this test
+        (daemons under `make san`'s bin-san write them to the log or to the
+        master's output): a finding fails the test even if mail flowed."""
+        found = []
+        paths = glob.glob(os.path.join(self.dir, "*.out")) + glob.glob(os.path.join(self.dir, "log", "*"))
+        for path in paths:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            for line in data.splitlines():
+                if ("ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line
+                        or "runtime error:" in line):
+                    found.append("%s: %s" % (os.path.basename(path), line.strip()))
+        return found[:20]
 
     def dump_logs(self, lines=40):
         for path in [self.log_path] + glob.glob(os.path.join(self.dir, "*.out")):

@@ -65,7 +65,7 @@ static int setup(void **state)
         struct config *c2;
         if (config_load(conf, &c2, err, sizeof(err)) < 0 || log_open_file(c2->log_file) < 0)
             _exit(3);
-        _exit(dkimsign_run(c2->path, c2, fd));
+        _exit(dkimsign_run(c2->path, c2, fd, 0));
     }
     close(fd);
     return child > 0 ? 0 : -1;
