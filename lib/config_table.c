@@ -149,9 +149,10 @@ const struct cfg_directive cfg_table[] = {
       .def = "no", .help = "take the job id from the X-Job header" },
     { .name = "add-received-header", .scopes = CS_SOURCE, .type = CT_BOOL,
       S(add_received_header, 11), .def = "yes", .help = "add a Received: header" },
-    /* routing (issue 3; docs/routing.md).  Set bits from 40 (source) and
-     * 50 (domain) up, so that entries other branches add from the low end
-     * do not collide; tests/unit/lib/config_route.c checks uniqueness. */
+    /* routing (issue 3; docs/routing.md).  Set bits 40-46 (source) and
+     * 60-61 (domain): chosen apart from the ones other branches add
+     * (shaping: domain 40-57; bounce: 48); tests/unit/lib/config_route.c
+     * fails if two settings ever share a bit. */
     { .name = "pattern-list", .scopes = CS_SOURCE, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
       S(pattern_list, 40), .apply = cfg_apply_pattern_list_ref, .syntax = "NAME", .def = "(none)",
       .help = "the `<pattern-list>` that chooses the virtual MTA of these clients' messages (after X-Virtual-MTA, before default-virtual-mta)" },
@@ -246,10 +247,10 @@ const struct cfg_directive cfg_table[] = {
 
     /* ---- <domain>: routing (issue 3) ---- */
     { .name = "queue-to", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
-      D(queue_to, 50), .apply = cfg_apply_queue_to, .syntax = "NAME", .def = "(own queue)",
+      D(queue_to, 60), .apply = cfg_apply_queue_to, .syntax = "NAME", .def = "(own queue)",
       .help = "queue this domain's mail in the queue NAME/vmta, shared with every domain that names it; the queue's settings are those of `<domain NAME>`, which must give smtp-hosts" },
 
-    { .name = "disable-mx-rollup", .scopes = CS_DOMAIN, .type = CT_BOOL, D(disable_mx_rollup, 51),
+    { .name = "disable-mx-rollup", .scopes = CS_DOMAIN, .type = CT_BOOL, D(disable_mx_rollup, 61),
       .def = "no", .help = "keep this domain in its own queue even if its MX matches the `<mx-rollup-list>`" },
 
     /* ---- <mx-rollup-list> ---- */

@@ -22,8 +22,8 @@ enum cfg_scope {
     CS_ACCT = 1 << 5,
     CS_LISTENER = 1 << 6,
     CS_SPOOL = 1 << 7,
-    CS_PATTERN = 1 << 12,       /* <pattern-list> (issue 3) */
-    CS_ROLLUP = 1 << 13,        /* <mx-rollup-list> (issue 3) */
+    CS_PATTERN = 1 << 14,       /* <pattern-list> (issue 3; 12 is <smtp-pattern-list>) */
+    CS_ROLLUP = 1 << 15,        /* <mx-rollup-list> (issue 3) */
 };
 #define CS_ALL 0xffffu
 
