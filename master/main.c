@@ -398,6 +398,12 @@ static void run(struct master *m)
     (void)uv_run(m->loop, UV_RUN_DEFAULT);
 }
 
+/* print_check_error - one line of `courser -t`. */
+static void print_check_error(void *arg, const char *line)
+{
+    fprintf(stderr, "courser: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -429,6 +435,9 @@ int main(int argc, char **argv)
         usage();
     if (conf == NULL || conf[0] == '\0')
         conf = DEFAULT_CONF;
+    /* -t: every error, not only the first (as `mtactl check-config`) */
+    if (check && config_check_all(conf, print_check_error, NULL) > 0)
+        return 1;
     if (config_load(conf, &m->cfg, err, sizeof(err)) < 0)
         die("%s", err);
     if (check) {
