@@ -64,7 +64,7 @@ struct job {
 };
 
 static void server_maybe_finish(struct server *s);
-static void server_reload(struct server *s);
+static void server_reload(struct server *s, int from_master);
 
 /* conf_mtime - the main configuration file's mtime (0 if unknown). */
 static struct timespec conf_mtime(const char *path)
@@ -156,7 +156,7 @@ static void on_sign(struct dconn *dc, const struct ipc_frame *f)
         msg_info("unknown key %s._domainkey.%s requested: reloading the configuration",
                  log_escape(esel, sizeof(esel), req.selector, strlen(req.selector)),
                  log_escape(edom, sizeof(edom), req.domain, strlen(req.domain)));
-        server_reload(s);
+        server_reload(s, 0);
         k = keystore_find(&s->ks, s->cfg, req.domain, req.selector, req.alg, time(NULL));
     }
     if (k == NULL) {
@@ -286,7 +286,10 @@ static void server_dnscheck(struct server *s)
         s->inflight++;
 }
 
-static void server_reload(struct server *s)
+/* server_reload - from_master: a SIGHUP after master validated the file,
+ * so apply only what master checked (config_reload.c); else an on-demand
+ * reload for a key smtp-out already has (it verified the same file). */
+static void server_reload(struct server *s, int from_master)
 {
     struct keystore ks = { 0 };
     struct config *cfg;
@@ -296,6 +299,11 @@ static void server_reload(struct server *s)
     s->conf_mtime = conf_mtime(s->conf_path);
     if (config_load(s->conf_path, &cfg, err, sizeof(err)) < 0) {
         msg_error("reload: %s; keeping the running configuration and keys", err);
+        return;
+    }
+    if (from_master && config_digest_verify(cfg, err, sizeof(err)) < 0) {
+        msg_error("reload: %s; keeping the running configuration and keys", err);
+        config_free(cfg);
         return;
     }
     if (!s->log_inherited && strcmp(cfg->log_file, s->cfg->log_file) != 0
@@ -324,7 +332,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
     if (signum == SIGHUP) {
         msg_info("SIGHUP: reloading the configuration and the keys");
-        server_reload(s);
+        server_reload(s, 1);
         return;
     }
     if (s->stopping)

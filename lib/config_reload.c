@@ -79,9 +79,11 @@ int config_digest_verify(const struct config *cfg, char *err, size_t errlen)
     }
     fp = fopen(path, "r");
     if (fp == NULL) {
-        /* no master publishing digests (a daemon run by hand): nothing to
-         * compare with; the file was still validated by this load */
-        if (errno == ENOENT)
+        /* no master publishing digests (a daemon run by hand), or run-dir
+         * not readable by this daemon's user (dkimsign runs as dkim-user,
+         * run-dir is the daemons' 0750): nothing to compare with; the
+         * file was still validated by this load */
+        if (errno == ENOENT || errno == EACCES)
             return 0;
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
