@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 uint64_t config_digest_add(uint64_t h, const void *p, size_t n)
@@ -51,11 +52,20 @@ int config_digest_publish(const struct config *cfg, char *err, size_t errlen)
         return -1;
     }
     fp = fopen(tmp, "w");
-    if (fp == NULL || fprintf(fp, "%016" PRIx64 "\n", cfg->digest) < 0 || fflush(fp) != 0
-        || fclose(fp) != 0) {
+    /* 0644 whatever master's umask: every daemon's user must read it */
+    if (fp == NULL || fchmod(fileno(fp), 0644) < 0
+        || fprintf(fp, "%016" PRIx64 "\n", cfg->digest) < 0 || fflush(fp) != 0) {
         int e = errno;
-        if (fp != NULL)
+        if (fp != NULL) {
+            (void)fclose(fp);
             (void)unlink(tmp);
+        }
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(e));
+        return -1;
+    }
+    if (fclose(fp) != 0) {
+        int e = errno;
+        (void)unlink(tmp);
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(e));
         return -1;
     }
