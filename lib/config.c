@@ -296,6 +296,9 @@ static int open_block(struct cfg_parser *p, char *inner)
     } else if (strcmp(d->name, "spool") == 0) {
         b.scope = CS_SPOOL;
         rc = block_spool(p, arg, why, sizeof(why));
+    } else if (strcmp(d->name, "smtp-pattern-list") == 0) {
+        b.scope = CS_SMTPPAT;
+        rc = cfg_smtp_list_block(p, arg, &b, why, sizeof(why));
     } else {
         return fail(p, "%s:%d: <%s>: no handler (bug)", p->file, p->line, d->name);
     }
@@ -599,6 +602,11 @@ static int check_refs(struct cfg_parser *p)
                 return fail(p, "%s:%d: %s: no such named <source>: '%s'", r->file, r->line,
                             r->directive, q);
             break;
+        case REF_SMTP_LIST:
+            if (config_find_smtp_list(cfg, r->name) == NULL)
+                return fail(p, "%s:%d: %s: no such <smtp-pattern-list>: '%s'", r->file, r->line,
+                            r->directive, q);
+            break;
         }
     }
     return 0;
@@ -731,5 +739,6 @@ void config_free(struct config *cfg)
     free(cfg->acct_files);
     free(cfg->relay_domains);
     free(cfg->domain_keys);
+    cfg_shaping_free(cfg);
     free(cfg);
 }

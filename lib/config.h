@@ -21,6 +21,8 @@
 #define CFG_NAME_MAX   256
 #define CFG_RETRY_MAX  30
 
+struct smtp_pattern_list;
+
 struct cfg_listener {
     char ip[64];                /* "0.0.0.0", "127.0.0.1", "::1" */
     uint16_t port;
@@ -56,6 +58,14 @@ struct cfg_source {
     struct cfg_source_settings s;
 };
 
+/* A rate "N/[M]{s|m|h|d}": count per period seconds.  count 0 =
+ * unlimited; set = written in the file (backoff twins: unset = derived). */
+struct cfg_rate {
+    uint64_t count;
+    uint32_t period;
+    uint32_t set;
+};
+
 /* Settings of <domain> blocks (a queue's settings), merged from general to
  * specific: global *, then [*.]d, *.d, d; then the vmta's pool's blocks,
  * then the vmta's own (PowerMTA notes §1.1). */
@@ -85,6 +95,23 @@ struct cfg_domain_settings {
     uint32_t dkim_expire_after;     /* x = t + this, seconds; 0 = none */
     int dkim_fail_action;           /* CFG_DKIM_DEFER (default) or CFG_DKIM_SEND_UNSIGNED */
     int dkim_oversign;              /* dkim-disallow-adding-headers, default yes */
+    /* traffic shaping (issue 4; docs/shaping.md) */
+    struct cfg_rate msg_rate;       /* max-msg-rate: recipients attempted per period */
+    struct cfg_rate connect_rate;   /* max-connect-rate (max-conn-rate): new connections */
+    struct cfg_rate volume_rate;    /* max-data-volume-rate: message bytes sent */
+    uint32_t msg_burst;             /* max-msg-rate-burst, default 1 (smooth) */
+    uint32_t connect_burst;         /* max-connect-rate-burst, default 1 */
+    uint32_t backoff_max_smtp_out;  /* 0 = derived (half, never more than in use) */
+    struct cfg_rate backoff_msg_rate;       /* unset = derived (half) */
+    struct cfg_rate backoff_connect_rate;   /* unset = derived (half) */
+    struct cfg_rate backoff_volume_rate;    /* unset = max-data-volume-rate */
+    uint32_t backoff_retry_after[CFG_RETRY_MAX];    /* default 1h */
+    uint32_t nbackoff_retry;
+    uint32_t backoff_to_normal_after;   /* seconds, 0 = never; default 1h */
+    int backoff_to_normal_after_delivery;   /* default no */
+    uint32_t retry_after_dns_error; /* default 1m */
+    char smtp_pattern_list[CFG_NAME_MAX];   /* "" = none */
+    int use_default_smtp_patterns;  /* the built-in ISP list, default yes */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -180,6 +207,9 @@ struct config {
     struct cfg_domain_key *domain_keys; size_t ndomain_keys;   /* global domain-key */
     char dkim_key_dir[PATH_MAX];    /* "" = none: DIR/DOMAIN/SELECTOR.pem */
     char dkim_user[64];             /* dkimsign's user when started as root, "courser-dkim" */
+    /* traffic shaping (issue 4) */
+    struct smtp_pattern_list **smtp_lists; size_t nsmtp_lists;  /* <smtp-pattern-list> */
+    char (*hold_domains)[CFG_NAME_MAX]; size_t nhold_domains;   /* hold-domain */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -201,6 +231,11 @@ const struct cfg_pool *config_find_pool(const struct config *cfg, const char *na
 int config_domain_match(const char *pattern, const char *domain);
 /* Whether rcpt's domain is one we relay for anyone (relay-domain). */
 int config_is_relay_domain(const struct config *cfg, const char *domain);
+
+/* The <smtp-pattern-list> named name, or NULL. */
+const struct smtp_pattern_list *config_find_smtp_list(const struct config *cfg, const char *name);
+/* Whether domain is held by a hold-domain line. */
+int config_is_held_domain(const struct config *cfg, const char *domain);
 
 /* Write docs/config.md (Markdown) from the directive table. */
 int config_write_docs(FILE *out);

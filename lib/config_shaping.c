@@ -1,0 +1,226 @@
+/*
+ * config_shaping - the value handlers of the traffic-shaping directives
+ * (issue 4): rates (max-msg-rate, max-connect-rate, their backoff twins),
+ * data volume rates, interval lists other than retry-after, "never"
+ * intervals, <smtp-pattern-list> blocks and their `reply` lines,
+ * hold-domain; and the look-ups qmgr makes on them.  Kept apart from
+ * config_value.c so the shaping directives are one file.
+ *
+ * DIAGNOSTICS: as every handler, a reason in why ("not a rate ...");
+ * the parser adds file:line and the directive.
+ */
+#include "config_table.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "parse.h"
+#include "smtp_patterns.h"
+
+#define DAY 86400ULL
+
+static int bad(char *why, size_t whylen, const char *reason, const char *value)
+{
+    char q[160];
+
+    cfg_quote(q, sizeof(q), value);
+    snprintf(why, whylen, "%s: '%s'", reason, q);
+    return -1;
+}
+
+/* set_rate - store count/period; period bounded so rates stay meaningful. */
+static int set_rate(const struct cfg_directive *d, void *base, uint64_t count, uint64_t period,
+                    const char *value, char *why, size_t whylen)
+{
+    struct cfg_rate *r = (struct cfg_rate *)((char *)base + d->off);
+
+    if (count != 0 && (period < 1 || period > 30 * DAY))
+        return bad(why, whylen, "the interval must be between 1s and 30d", value);
+    r->count = count;
+    r->period = count ? (uint32_t)period : 0;
+    r->set = 1;
+    return 0;
+}
+
+int cfg_apply_rate(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                   void *base, char *why, size_t whylen)
+{
+    uint64_t count, period;
+
+    if (parse_rate(value, &count, &period) < 0 || count > 100000000)
+        return bad(why, whylen, "not a rate (e.g. 600/h, 83/10m or unlimited)", value);
+    return set_rate(d, base, count, period, value, why, whylen);
+}
+
+/* "SIZE/[M]{s|m|h|d}": parse_rate on "1/[M]unit" gives the period. */
+int cfg_apply_volume_rate(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                          void *base, char *why, size_t whylen)
+{
+    const char *slash = strchr(value, '/');
+    char size[64], per[64];
+    uint64_t bytes, one, period;
+
+    if (strcasecmp(value, "unlimited") == 0)
+        return set_rate(d, base, 0, 0, value, why, whylen);
+    if (slash == NULL || (size_t)(slash - value) >= sizeof(size)
+        || snprintf(per, sizeof(per), "1%s", slash) >= (int)sizeof(per))
+        return bad(why, whylen, "not a volume rate (e.g. 100M/h or unlimited)", value);
+    memcpy(size, value, (size_t)(slash - value));
+    size[slash - value] = '\0';
+    if (parse_size(size, &bytes) < 0 || bytes == 0 || parse_rate(per, &one, &period) < 0)
+        return bad(why, whylen, "not a volume rate (e.g. 100M/h or unlimited)", value);
+    return set_rate(d, base, bytes, period, value, why, whylen);
+}
+
+/* An interval list like retry-after's, at d->off, its count right after. */
+int cfg_apply_interval_list(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                            void *base, char *why, size_t whylen)
+{
+    uint32_t *list = (uint32_t *)((char *)base + d->off);
+    uint32_t tmp[CFG_RETRY_MAX], n = 0;
+    const char *cur = value;
+    char item[64];
+    uint64_t v;
+    size_t len;
+
+    do {
+        cur += strspn(cur, " \t");
+        len = strcspn(cur, ",");
+        while (len > 0 && isblank((unsigned char)cur[len - 1]))
+            len--;
+        if (n == CFG_RETRY_MAX)
+            return bad(why, whylen, "more than 30 intervals", value);
+        if (len == 0 || len >= sizeof(item))
+            return bad(why, whylen, "not a list of time intervals (e.g. 30m,1h,2h)", value);
+        memcpy(item, cur, len);
+        item[len] = '\0';
+        if (parse_interval(item, &v) < 0 || v < 1 || v > 30 * DAY)
+            return bad(why, whylen, "intervals must be between 1s and 30d", value);
+        tmp[n++] = (uint32_t)v;
+        cur += strcspn(cur, ",");
+        if (*cur == ',')
+            cur++;
+        else
+            break;
+    } while (1);
+    memcpy(list, tmp, n * sizeof(tmp[0]));
+    list[CFG_RETRY_MAX] = n;    /* the count follows the array (checked in config_table.c) */
+    return 0;
+}
+
+int cfg_apply_interval_never(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                             void *base, char *why, size_t whylen)
+{
+    uint32_t *out = (uint32_t *)((char *)base + d->off);
+    uint64_t v;
+
+    if (strcasecmp(value, "never") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (parse_interval(value, &v) < 0 || v < 1 || v > 30 * DAY)
+        return bad(why, whylen, "not an interval between 1s and 30d, or never", value);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cfg_apply_smtp_list_ref(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                            void *base, char *why, size_t whylen)
+{
+    char *out = (char *)base + d->off;
+
+    if (!cfg_name_ok(value) || strlen(value) >= d->size)
+        return bad(why, whylen, "not a valid name", value);
+    if (p != NULL && cfg_ref_add(p, REF_SMTP_LIST, d->name, value) < 0)
+        return bad(why, whylen, "too many references (or no memory)", value);
+    memcpy(out, value, strlen(value) + 1);
+    return 0;
+}
+
+int cfg_smtp_list_block(struct cfg_parser *p, const char *arg, struct cfg_block *b, char *why,
+                        size_t whylen)
+{
+    struct config *cfg = p->cfg;
+    struct smtp_pattern_list **slot, *l;
+    char q[160];
+
+    cfg_quote(q, sizeof(q), arg);
+    if (!cfg_name_ok(arg) || strlen(arg) >= SMTP_PATTERN_NAME_MAX)
+        return snprintf(why, whylen, "not a valid name: '%s'", q), -1;
+    if (config_find_smtp_list(cfg, arg) != NULL)
+        return snprintf(why, whylen, "a list of that name exists already: '%s'", q), -1;
+    l = smtp_patterns_new(arg);
+    if (l == NULL)
+        return snprintf(why, whylen, "out of memory: '%s'", q), -1;
+    slot = cfg_array_add(&cfg->smtp_lists, &cfg->nsmtp_lists, sizeof(*slot), CFG_SMTP_LISTS_MAX);
+    if (slot == NULL) {
+        smtp_patterns_free(l);
+        return snprintf(why, whylen, "too many <smtp-pattern-list> blocks (or no memory): '%s'", q), -1;
+    }
+    *slot = l;
+    b->index = cfg->nsmtp_lists - 1;
+    return 0;
+}
+
+int cfg_apply_smtp_reply(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                         void *base, char *why, size_t whylen)
+{
+    struct smtp_pattern_list *l;
+    char reason[512];
+
+    if (p == NULL || p->nstack == 0)
+        return snprintf(why, whylen, "only inside <smtp-pattern-list>"), -1;
+    l = p->cfg->smtp_lists[p->stack[p->nstack - 1].index];
+    if (smtp_patterns_add(l, value, reason, sizeof(reason)) < 0)
+        return bad(why, whylen, reason, value);
+    return 0;
+}
+
+int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                          void *base, char *why, size_t whylen)
+{
+    struct config *cfg = p->cfg;
+    char (*slot)[CFG_NAME_MAX];
+
+    if (!cfg_domain_pattern_ok(value) || strlen(value) >= CFG_NAME_MAX)
+        return bad(why, whylen, "not a domain pattern", value);
+    slot = cfg_array_add(&cfg->hold_domains, &cfg->nhold_domains, sizeof(*slot), CFG_HOLD_MAX);
+    if (slot == NULL)
+        return bad(why, whylen, "too many hold-domain lines (or no memory)", value);
+    snprintf(*slot, sizeof(*slot), "%s", value);
+    return 0;
+}
+
+const struct smtp_pattern_list *config_find_smtp_list(const struct config *cfg, const char *name)
+{
+    size_t i;
+
+    if (name == NULL || name[0] == '\0')
+        return NULL;
+    for (i = 0; i < cfg->nsmtp_lists; i++)
+        if (strcasecmp(cfg->smtp_lists[i]->name, name) == 0)
+            return cfg->smtp_lists[i];
+    return NULL;
+}
+
+int config_is_held_domain(const struct config *cfg, const char *domain)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nhold_domains; i++)
+        if (config_domain_match(cfg->hold_domains[i], domain))
+            return 1;
+    return 0;
+}
+
+void cfg_shaping_free(struct config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nsmtp_lists; i++)
+        smtp_patterns_free(cfg->smtp_lists[i]);
+    free(cfg->smtp_lists);
+    free(cfg->hold_domains);
+}
