@@ -25,6 +25,10 @@
  * 4.7.28, 5.7.1 "unusual rate"), Microsoft's (4.7.650-4.7.660 "temporarily
  * rate limited", RP-001..RP-003), Yahoo's (TSS04, TSS09, [TS01]..[TS03]). */
 const char *const smtp_patterns_builtin_rules[] = {
+    /* Yahoo / AOL (first: their replies are 421 4.7.0 too); TSS09 means "retrying now will not help" */
+    "/\\bTSS09\\b/ mode=backoff,defer-queue",
+    "/\\bTSS04\\b/ mode=backoff",
+    "/\\[TS0\\d\\]/ mode=backoff",
     /* Gmail: reputation / rate refusals; never answer them harder */
     "/^4\\d\\d[ -]4\\.7\\.0\\b/ mode=backoff",
     "/^4\\d\\d[ -]4\\.7\\.28\\b/ mode=backoff",
@@ -33,10 +37,6 @@ const char *const smtp_patterns_builtin_rules[] = {
     "/^4\\d\\d[ -]4\\.7\\.(65\\d|660)\\b/ mode=backoff",
     "/temporarily rate limited/ mode=backoff",
     "/\\bRP-00[1-9]\\b/ mode=backoff",
-    /* Yahoo / AOL: TSS09 means "retrying now will not help" */
-    "/\\bTSS09\\b/ mode=backoff,defer-queue",
-    "/\\bTSS04\\b/ mode=backoff",
-    "/\\[TS0\\d\\]/ mode=backoff",
     NULL,
 };
 
