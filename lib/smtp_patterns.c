@@ -30,8 +30,8 @@ const char *const smtp_patterns_builtin_rules[] = {
     "/\\bTSS04\\b/ mode=backoff",
     "/\\[TS0\\d\\]/ mode=backoff",
     /* Gmail: reputation / rate refusals; never answer them harder */
-    "/^4\\d\\d[ -]4\\.7\\.0\\b/ mode=backoff",
-    "/^4\\d\\d[ -]4\\.7\\.28\\b/ mode=backoff",
+    "/^421[ -]4\\.7\\.0\\b/ mode=backoff",
+    "/^421[ -]4\\.7\\.28\\b/ mode=backoff",
     "/^5\\d\\d[ -]5\\.7\\.1\\b.*(unusual rate|rate limit|very high (amount|rate)|unsolicited mail)/ mode=backoff",
     /* Microsoft */
     "/^4\\d\\d[ -]4\\.7\\.(65\\d|660)\\b/ mode=backoff",

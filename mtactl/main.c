@@ -24,7 +24,12 @@ static _Noreturn void usage(void)
             "usage: mtactl [-c FILE] COMMAND\n"
             "commands:\n"
             "  status              daemons, their state and restarts; queue totals\n"
-            "  show queues         the delivery queues (domain/vmta)\n"
+            "  show queues         the delivery queues (domain/vmta), mode, since, reason\n"
+            "  show settings D[/V] [--vmta V]  effective limits of a queue\n"
+            "  pause|resume queue D[/V]        stop / restart delivery of a queue\n"
+            "  schedule D[/V]      retry a queue now\n"
+            "  delete --queue D[/V] | --rcpt ADDR  bounce queued recipients (b records)\n"
+            "  set queue --mode=normal|backoff D[/V]\n"
             "  reload              re-read the configuration (kept if invalid)\n"
             "  check-config [FILE] validate a configuration file locally\n");
     exit(2);

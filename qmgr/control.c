@@ -14,6 +14,7 @@
 #include "acct.h"
 #include "log.h"
 #include "qmgr.h"
+#include "shaping.h"
 
 struct show_ctx {
     struct queue **qs;
@@ -45,7 +46,7 @@ static int cmp_queue(const void *a, const void *b)
 
 /* show_queues - one line per non-empty queue, sorted by name; the
  * earliest retry of each queue comes from one pass over the timer heap. */
-static int show_queues(struct qmgr *m, struct buf *out)
+static int show_queues(struct qmgr *m, struct buf *out, int64_t now_ms)
 {
     struct show_ctx c;
     struct hmap mins;
@@ -88,8 +89,9 @@ static int show_queues(struct qmgr *m, struct buf *out)
         log_escape(name, sizeof(name), q->name, strlen(q->name));
         if (mn[i])
             acct_format_time(mn[i] / 1000, t, sizeof(t));
-        (void)buf_printf(out, "%s  queued=%u  inflight=%u  retry-at=%s  mode=normal\n",
+        (void)buf_printf(out, "%s  queued=%u  inflight=%u  retry-at=%s  ",
                          name, q->nready + q->nwait + q->ninflight, q->ninflight, t);
+        shaping_describe(q, now_ms, out);
     }
     hmap_free(&mins);
     free(mn);
@@ -125,11 +127,18 @@ static int show_status(struct qmgr *m, struct buf *out)
 
 int control_run(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t now_ms)
 {
+    int rc;
+
     if (argc == 1 && strcmp(argv[0], "status") == 0)
         return show_status(m, out);
     if (argc == 2 && strcmp(argv[0], "show") == 0
         && (strcmp(argv[1], "queues") == 0 || strcmp(argv[1], "queue") == 0))
-        return show_queues(m, out);
-    (void)buf_append_str(out, "qmgr: unknown command (try: status, show queues)\n");
+        return show_queues(m, out, now_ms);
+    rc = control_shaping(m, argc, argv, out, now_ms);
+    if (rc >= 0)
+        return rc;
+    (void)buf_append_str(out, "qmgr: unknown command (try: status, show queues, show settings D, "
+                         "pause|resume queue D, schedule D, delete --queue D|--rcpt A, "
+                         "set queue --mode=M D)\n");
     return 1;
 }

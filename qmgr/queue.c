@@ -9,6 +9,7 @@
 #include <string.h>
 #include "log.h"
 #include "qmgr.h"
+#include "shaping.h"
 
 void qmgr_init(struct qmgr *m, struct config *cfg)
 {
@@ -19,6 +20,8 @@ void qmgr_init(struct qmgr *m, struct config *cfg)
     hmap_init(&m->rr);
     heap_init(&m->timers);
     heap_init(&m->watchdogs);
+    heap_init(&m->qwake);
+    hmap_init(&m->pauses);
     m->next_job_id = 1;
 }
 
@@ -31,6 +34,7 @@ static void free_queue_cb(void *val, void *arg)
 {
     struct queue *q = val;
 
+    shaping_free(arg, q);
     free(q->name);
     free(q);
 }
@@ -55,13 +59,16 @@ void qmgr_free(struct qmgr *m)
         free(w);
     }
     hmap_each(&m->msgs, free_msg_cb, NULL);
-    hmap_each(&m->queues, free_queue_cb, NULL);
+    hmap_each(&m->queues, free_queue_cb, m);
     hmap_each(&m->rr, free_ptr_cb, NULL);
+    hmap_each(&m->pauses, free_ptr_cb, NULL);
+    hmap_free(&m->pauses);
     hmap_free(&m->msgs);
     hmap_free(&m->queues);
     hmap_free(&m->rr);
     heap_free(&m->timers);
     heap_free(&m->watchdogs);
+    heap_free(&m->qwake);
 }
 
 static void queue_settings(const struct config *cfg, struct queue *q)
@@ -112,12 +119,19 @@ struct queue *queue_get(struct qmgr *m, const char *domain, const char *vmta)
     q->vmta = q->domain + dl + 1;
     memcpy(q->vmta, vmta, vl + 1);
     queue_settings(m->cfg, q);
-    if (hmap_put(&m->queues, q->name, q) < 0) {
+    if (shaping_new(m, q) == NULL || hmap_put(&m->queues, q->name, q) < 0) {
+        shaping_free(m, q);
         free(q->name);
         free(q);
         return NULL;
     }
+    control_apply_pauses(m, q, 0);
     return q;
+}
+
+struct queue *queue_find(struct qmgr *m, const char *name)
+{
+    return hmap_get(&m->queues, name);
 }
 
 void queue_mark_runnable(struct qmgr *m, struct queue *q)
@@ -174,7 +188,11 @@ static void sweep_cb(void *val, void *arg)
 
     if (q->nready || q->nwait || q->ninflight || q->jobs || q->on_run)
         return;
+    /* a queue in backoff or retry keeps that memory of the destination */
+    if (q->shape && (q->shape->mode != QM_NORMAL || q->shape->retry_until || q->shape->ndisabled))
+        return;
     hmap_del(&m->queues, q->name);
+    shaping_free(m, q);
     free(q->name);
     free(q);
 }

@@ -1,0 +1,391 @@
+/*
+ * shaping - the gate every job passes in dispatch: queue pauses, the
+ * queue's rates (max-msg-rate, max-data-volume-rate, max-connect-rate)
+ * and its connections (max-smtp-out), each in the queue's mode (normal or
+ * backoff); the connection ledger; the heap of queue wake-ups.
+ *
+ * Why a ledger: smtp-out keeps a finished connection open (for
+ * max(connection-idle-timeout, 2 s), smtp-out/connpool.c) for the next
+ * job of the same pool key, and there are several smtp-out processes.
+ * Counting jobs in flight would let a job sent to another worker open a
+ * new connection while the first worker's idle one is still open, and
+ * every such job would be a new connection that max-connect-rate never
+ * saw.  So qmgr keeps, per queue, one entry per connection smtp-out may
+ * have open: busy (a job) or idle until alive_until (it may still be
+ * open: it counts against max-smtp-out) and reusable until reuse_until
+ * (earlier, so a job sent to it finds it still open).  qmgr learns of a
+ * job's end after smtp-out, so its idle window starts later than the
+ * real one: the ledger never counts fewer connections than exist.  A job
+ * that reuses an entry goes to the same worker with the same source IP
+ * (the pool key), which is what lets smtp-out reuse the connection.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "log.h"
+#include "shaping.h"
+
+#define IDLE_FLOOR_S    2       /* smtp-out's POOL_IDLE_FLOOR */
+#define REUSE_MARGIN_MS 500     /* stop reusing before smtp-out's idle timer fires */
+#define ALIVE_SLACK_MS  1000    /* QUIT and close after smtp-out's timer */
+
+struct qshape *shaping_new(struct qmgr *m, struct queue *q)
+{
+    struct qshape *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->q = q;
+    s->wake.idx = HEAP_NONE;
+    q->shape = s;
+    return s;
+}
+
+void shaping_free(struct qmgr *m, struct queue *q)
+{
+    struct qshape *s = q->shape;
+
+    if (s == NULL)
+        return;
+    if (s->wake.idx != HEAP_NONE)
+        heap_remove(&m->qwake, &s->wake);
+    free(s->vc);
+    free(s);
+    q->shape = NULL;
+}
+
+/* arm - wake q at t (the earliest of its pending reasons). */
+static void arm(struct qmgr *m, struct qshape *s, int64_t t)
+{
+    if (s->wake.idx != HEAP_NONE && s->wake.key <= t)
+        return;
+    if (heap_update(&m->qwake, &s->wake, t) < 0)
+        msg_fatal("out of memory (queue wake-up heap)");
+}
+
+void shaping_run_timers(struct qmgr *m, int64_t now_ms)
+{
+    struct hnode *n;
+
+    while ((n = heap_top(&m->qwake)) != NULL && n->key <= now_ms) {
+        struct qshape *s = container_of(n, struct qshape, wake);
+
+        heap_remove(&m->qwake, n);
+        queue_mark_runnable(m, s->q);
+    }
+}
+
+int64_t shaping_next_ms(const struct qmgr *m)
+{
+    struct hnode *n = heap_top(&m->qwake);
+
+    return n ? n->key : -1;
+}
+
+uint32_t shaping_max_conns(const struct queue *q)
+{
+    const struct qshape *s = q->shape;
+    uint32_t n = q->s.max_smtp_out ? q->s.max_smtp_out : 1;
+
+    if (s && s->mode == QM_BACKOFF && s->backoff_conns && s->backoff_conns < n)
+        n = s->backoff_conns;
+    if (s && s->probing)
+        n = 1;
+    return n;
+}
+
+const struct cfg_rate *shaping_msg_rate(const struct queue *q)
+{
+    return q->shape && q->shape->mode == QM_BACKOFF ? &q->shape->backoff_rate : &q->s.msg_rate;
+}
+
+const struct cfg_rate *shaping_connect_rate(const struct queue *q)
+{
+    if (q->shape && q->shape->mode == QM_BACKOFF && q->s.backoff_connect_rate.set)
+        return &q->s.backoff_connect_rate;
+    return &q->s.connect_rate;
+}
+
+const struct cfg_rate *shaping_volume_rate(const struct queue *q)
+{
+    if (q->shape && q->shape->mode == QM_BACKOFF && q->s.backoff_volume_rate.set)
+        return &q->s.backoff_volume_rate;
+    return &q->s.volume_rate;
+}
+
+static int vconn_alive(const struct vconn *v, int64_t now_ms)
+{
+    return v->used && (v->busy || now_ms < v->alive_until);
+}
+
+uint32_t shaping_conns(const struct queue *q, int64_t now_ms)
+{
+    const struct qshape *s = q->shape;
+    uint32_t i, n = 0;
+
+    for (i = 0; s && i < s->nvc; i++)
+        n += vconn_alive(&s->vc[i], now_ms);
+    return n;
+}
+
+/* seen_roll - bring the per-second ring up to now. */
+static void seen_roll(struct qshape *s, int64_t now_ms)
+{
+    int64_t sec = now_ms / 1000, k;
+
+    if (sec - s->seen_sec >= 60) {
+        memset(s->seen, 0, sizeof(s->seen));
+    } else {
+        for (k = s->seen_sec + 1; k <= sec; k++)
+            s->seen[k % 60] = 0;
+    }
+    if (sec > s->seen_sec)
+        s->seen_sec = sec;
+}
+
+uint32_t shaping_seen_minute(const struct queue *q, int64_t now_ms)
+{
+    struct qshape *s = q->shape;
+    uint32_t i, n = 0;
+
+    if (s == NULL)
+        return 0;
+    seen_roll(s, now_ms);
+    for (i = 0; i < 60; i++)
+        n += s->seen[i];
+    return n;
+}
+
+/* pick_host - the next smtp-source-host not disabled for q; -1 if the
+ * vmta has none (system's choice), -2 if all are disabled. */
+static int32_t pick_host(struct qmgr *m, struct queue *q, int64_t now_ms)
+{
+    const struct cfg_vmta *v = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
+    uint32_t i;
+
+    if (v == NULL || v->nhosts == 0)
+        return -1;
+    for (i = 0; i < v->nhosts; i++) {
+        uint32_t h = (q->host_rr + i) % (uint32_t)v->nhosts;
+
+        if (!backoff_ip_disabled(q, v->hosts[h].ip, now_ms)) {
+            q->host_rr = h + 1;
+            return (int32_t)h;
+        }
+    }
+    return -2;
+}
+
+/* earliest_reenable - when the first disabled source IP comes back, or 0. */
+static int64_t earliest_reenable(const struct qshape *s)
+{
+    int64_t t = 0;
+    uint32_t i;
+
+    for (i = 0; i < s->ndisabled; i++)
+        if (s->disabled[i].until && (t == 0 || s->disabled[i].until < t))
+            t = s->disabled[i].until;
+    return t;
+}
+
+int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_grant *g)
+{
+    struct qshape *s = q->shape;
+    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, maxc;
+    int64_t wake = 0, idle_min = 0;
+    int32_t host;
+
+    memset(g, 0, sizeof(*g));
+    g->vc = -1;
+    g->host = -1;
+    if (want == 0 || want > PROTO_RCPT_MAX)
+        want = PROTO_RCPT_MAX;
+    g->max_rcpt = want;
+    if (s == NULL)
+        return 1;
+    backoff_tick(m, q, now_ms);
+    if (s->paused)
+        return 0;               /* mtactl resume makes it runnable */
+    if (s->retry_until > now_ms) {
+        arm(m, s, s->retry_until);
+        return 0;
+    }
+    if (s->retry_until) {
+        /* the pause is over: a queue that could not connect sends one
+         * probe connection first (no thundering herd) */
+        s->retry_until = 0;
+        s->retry_reason[0] = '\0';
+        if (s->conn_failures)
+            s->probing = 1;
+    }
+    g->max_rcpt = rate_avail(&s->msg_rl, shaping_msg_rate(q),
+                             s->mode == QM_BACKOFF ? 1 : q->s.msg_burst, now_ms, want, &wake);
+    if (g->max_rcpt == 0) {
+        arm(m, s, wake);
+        return 0;
+    }
+    if (!rate_volume_ok(&s->vol_rl, shaping_volume_rate(q), now_ms, &wake)) {
+        arm(m, s, wake);
+        return 0;
+    }
+    for (i = 0; i < s->nvc; i++) {
+        struct vconn *v = &s->vc[i];
+
+        if (!vconn_alive(v, now_ms))
+            continue;
+        alive++;
+        if (v->busy)
+            continue;
+        if (idle_min == 0 || v->alive_until < idle_min)
+            idle_min = v->alive_until;
+        if (g->vc < 0 && now_ms < v->reuse_until && !v->w->broken && v->w->inflight < v->w->slots) {
+            const struct cfg_vmta *vm = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
+
+            if (vm && v->host < vm->nhosts && backoff_ip_disabled(q, vm->hosts[v->host].ip, now_ms))
+                continue;
+            g->vc = (int32_t)i;
+        }
+    }
+    if (g->vc >= 0) {
+        g->w = s->vc[g->vc].w;
+        g->host = (int32_t)s->vc[g->vc].host;
+        return 1;
+    }
+    maxc = shaping_max_conns(q);
+    if (alive >= maxc) {
+        /* busy ones: job_free makes q runnable; idle ones: their end */
+        if (idle_min)
+            arm(m, s, idle_min);
+        return 0;
+    }
+    if (s->probing && q->jobs > 0)
+        return 0;
+    if (rate_avail(&s->conn_rl, shaping_connect_rate(q),
+                   s->mode == QM_BACKOFF ? 1 : q->s.connect_burst, now_ms, 1, &wake) == 0) {
+        arm(m, s, wake);
+        return 0;
+    }
+    host = pick_host(m, q, now_ms);
+    if (host == -2) {
+        wake = earliest_reenable(s);
+        if (wake)
+            arm(m, s, wake);
+        return 0;               /* every source IP disabled */
+    }
+    g->host = host;
+    return 1;
+}
+
+/* vconn_slot - a free ledger entry (dead or never used). */
+static int32_t vconn_slot(struct qshape *s, int64_t now_ms)
+{
+    uint32_t i;
+    struct vconn *nv;
+
+    for (i = 0; i < s->nvc; i++)
+        if (!vconn_alive(&s->vc[i], now_ms))
+            return (int32_t)i;
+    nv = realloc(s->vc, (s->nvc + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return -1;
+    s->vc = nv;
+    memset(&s->vc[s->nvc], 0, sizeof(*nv));
+    return (int32_t)s->nvc++;
+}
+
+void shaping_commit(struct qmgr *m, struct queue *q, struct job *j, const struct shape_grant *g,
+                    int64_t now_ms)
+{
+    struct qshape *s = q->shape;
+    int32_t k = g->vc;
+
+    j->vc = -1;
+    if (s == NULL)
+        return;
+    rate_take(&s->msg_rl, shaping_msg_rate(q), now_ms, j->nrcpt);
+    rate_volume_charge(&s->vol_rl, shaping_volume_rate(q), now_ms, j->m->size);
+    seen_roll(s, now_ms);
+    s->seen[(now_ms / 1000) % 60] += j->nrcpt;
+    if (k < 0) {
+        rate_take(&s->conn_rl, shaping_connect_rate(q), now_ms, 1);
+        k = vconn_slot(s, now_ms);
+        if (k < 0)
+            msg_fatal("out of memory (connection ledger)");
+        s->vc[k].w = j->w;
+        s->vc[k].host = j->host;
+        s->vc[k].msgs = 0;
+    }
+    s->vc[k].used = 1;
+    s->vc[k].busy = 1;
+    s->vc[k].msgs++;
+    j->vc = k;
+}
+
+void shaping_job_end(struct qmgr *m, struct job *j, int reusable, int64_t now_ms)
+{
+    struct qshape *s = j->q->shape;
+    struct vconn *v;
+    int64_t idle;
+
+    if (s == NULL || j->vc < 0 || (uint32_t)j->vc >= s->nvc)
+        return;
+    v = &s->vc[j->vc];
+    j->vc = -1;
+    v->busy = 0;
+    idle = 1000LL * (j->q->s.idle_timeout > IDLE_FLOOR_S ? j->q->s.idle_timeout : IDLE_FLOOR_S);
+    if (j->q->s.max_msg_per_connection && v->msgs >= j->q->s.max_msg_per_connection)
+        reusable = 0;
+    if (reusable) {
+        v->reuse_until = now_ms + idle - REUSE_MARGIN_MS;
+        v->alive_until = now_ms + idle + ALIVE_SLACK_MS;
+    } else {
+        /* smtp-out is closing it (QUIT, or it failed): gone soon */
+        v->reuse_until = 0;
+        v->alive_until = now_ms + ALIVE_SLACK_MS;
+    }
+}
+
+static void worker_gone_cb(void *val, void *arg)
+{
+    struct queue *q = val;
+    uint32_t i;
+
+    for (i = 0; q->shape && i < q->shape->nvc; i++)
+        if (q->shape->vc[i].w == arg)
+            memset(&q->shape->vc[i], 0, sizeof(q->shape->vc[i]));
+}
+
+void shaping_worker_gone(struct qmgr *m, struct worker *w)
+{
+    hmap_each(&m->queues, worker_gone_cb, w);
+}
+
+uint32_t shaping_retry_delay(const struct queue *q, uint32_t attempts, int rcpt_level,
+                             int dns_error)
+{
+    const struct cfg_domain_settings *s = &q->s;
+    uint32_t d, i = attempts ? attempts - 1 : 0;
+
+    if (dns_error)
+        return s->retry_after_dns_error ? s->retry_after_dns_error : 60;
+    if (q->shape && q->shape->mode == QM_BACKOFF && s->nbackoff_retry) {
+        d = s->backoff_retry_after[i < s->nbackoff_retry ? i : s->nbackoff_retry - 1];
+        if (rcpt_level && d < s->retry_recipients_after)
+            d = s->retry_recipients_after;
+        return d;
+    }
+    return schedule_retry_delay(s, attempts, rcpt_level);
+}
+
+const char *shaping_mode_name(const struct queue *q, int64_t now_ms)
+{
+    const struct qshape *s = q->shape;
+
+    if (s == NULL)
+        return "normal";
+    if (s->paused)
+        return "paused";
+    if (s->retry_until > now_ms)
+        return "retry";
+    return s->mode == QM_BACKOFF ? "backoff" : "normal";
+}
