@@ -293,6 +293,7 @@ static void on_ctl(struct ipc_conn *c, const struct ipc_frame *f)
     buf_free(&text);
     buf_free(&out);
     msg_ctl_request_free(&req);
+    after_event();      /* resume, schedule, delete change what can go */
 }
 
 static void on_frame(struct ipc_conn *c, const struct ipc_frame *f)
