@@ -105,8 +105,8 @@ struct cfg_domain_settings {
     struct cfg_rate backoff_msg_rate;       /* unset = derived (half) */
     struct cfg_rate backoff_connect_rate;   /* unset = derived (half) */
     struct cfg_rate backoff_volume_rate;    /* unset = max-data-volume-rate */
-    uint32_t backoff_retry_after[CFG_RETRY_MAX];    /* default 1h */
-    uint32_t nbackoff_retry;
+    uint32_t backoff_retry_after[CFG_RETRY_MAX];
+    uint32_t nbackoff_retry;        /* 0 = twice retry-after */
     uint32_t backoff_to_normal_after;   /* seconds, 0 = never; default 1h */
     int backoff_to_normal_after_delivery;   /* default no */
     uint32_t retry_after_dns_error; /* default 1m */

@@ -301,6 +301,8 @@ static int show_settings(struct qmgr *m, const char *spec, const char *vmta, str
     else
         snprintf(b, sizeof(b), "derived (half)");
     fmt_list(lst, sizeof(lst), s.backoff_retry_after, s.nbackoff_retry);
+    if (s.nbackoff_retry == 0)
+        snprintf(lst, sizeof(lst), "twice retry-after");
     (void)buf_printf(out, "  backoff-max-smtp-out: %s\n  backoff-max-msg-rate: %s\n"
                      "  backoff-retry-after: %s\n", a, b, lst);
     if (s.backoff_to_normal_after)

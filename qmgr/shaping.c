@@ -368,7 +368,11 @@ uint32_t shaping_retry_delay(const struct queue *q, uint32_t attempts, int rcpt_
 
     if (dns_error)
         return s->retry_after_dns_error ? s->retry_after_dns_error : 60;
-    if (q->shape && q->shape->mode == QM_BACKOFF && s->nbackoff_retry) {
+    if (q->shape && q->shape->mode == QM_BACKOFF) {
+        if (s->nbackoff_retry == 0) {
+            d = schedule_retry_delay(s, attempts, rcpt_level);
+            return d > UINT32_MAX / 2 ? UINT32_MAX : 2 * d;
+        }
         d = s->backoff_retry_after[i < s->nbackoff_retry ? i : s->nbackoff_retry - 1];
         if (rcpt_level && d < s->retry_recipients_after)
             d = s->retry_recipients_after;
