@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "log.h"
 #include "qmgr.h"
 #include "shaping.h"
@@ -188,8 +189,9 @@ static void sweep_cb(void *val, void *arg)
 
     if (q->nready || q->nwait || q->ninflight || q->jobs || q->on_run)
         return;
-    /* a queue in backoff or retry keeps that memory of the destination */
-    if (q->shape && (q->shape->mode != QM_NORMAL || q->shape->retry_until || q->shape->ndisabled))
+    /* a queue in backoff or retry keeps that memory of the destination
+     * while it lasts (the sweep runs on the wall clock, like main.c) */
+    if (q->shape && shaping_remembers(q, (int64_t)time(NULL) * 1000))
         return;
     hmap_del(&m->queues, q->name);
     shaping_free(m, q);

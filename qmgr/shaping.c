@@ -393,3 +393,20 @@ const char *shaping_mode_name(const struct queue *q, int64_t now_ms)
         return "retry";
     return s->mode == QM_BACKOFF ? "backoff" : "normal";
 }
+
+int shaping_remembers(const struct queue *q, int64_t now_ms)
+{
+    const struct qshape *s = q->shape;
+    uint32_t i;
+
+    if (s == NULL)
+        return 0;
+    if (s->mode == QM_BACKOFF && (s->backoff_until == 0 || s->backoff_until > now_ms))
+        return 1;
+    if (s->retry_until > now_ms)
+        return 1;
+    for (i = 0; i < s->ndisabled; i++)
+        if (s->disabled[i].until == 0 || s->disabled[i].until > now_ms)
+            return 1;
+    return 0;
+}

@@ -118,6 +118,9 @@ uint32_t shaping_seen_minute(const struct queue *q, int64_t now_ms);
 uint32_t shaping_retry_delay(const struct queue *q, uint32_t attempts, int rcpt_level,
                              int dns_error);
 const char *shaping_mode_name(const struct queue *q, int64_t now_ms);
+/* Whether q holds state worth keeping though it is empty (backoff,
+ * retry wait, disabled IPs, a pause). */
+int shaping_remembers(const struct queue *q, int64_t now_ms);
 
 /* --- backoff.c ------------------------------------------------------------ */
 void backoff_enter(struct qmgr *m, struct queue *q, const char *why, uint32_t to_normal_after,

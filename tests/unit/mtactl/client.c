@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -52,6 +53,11 @@ static void serve_one(int lfd, int answer)
     uint32_t i;
     int c;
 
+    /* net_listen_unix makes the socket non-blocking (for libuv); this
+     * child waits in accept, so it must block (else it exits with EAGAIN
+     * whenever it runs before the client connects) */
+    if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK) < 0)
+        _exit(1);
     c = accept(lfd, NULL, NULL);
     if (c < 0)
         _exit(1);
