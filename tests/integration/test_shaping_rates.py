@@ -32,10 +32,13 @@ def window_max(times, width):
 def test():
     with Env("shaping_rates") as env:
         sink = env.start_sink("127.0.0.2", name="rated", args=["--no-store"])
+        slow = env.start_sink("127.0.0.2", name="slow", args=["--no-store", "--delay", "dot=0.3"])
         env.write_config(env.base_config(
             "<domain rate.test>\n    route [127.0.0.2]:%d\n    max-smtp-out %d\n"
             "    max-msg-rate 120/m\n    max-connect-rate 60/m\n    max-msg-per-connection 4\n"
-            "</domain>\n" % (sink.port, MAX_OUT)))
+            "</domain>\n"
+            "<domain conc.test>\n    route [127.0.0.2]:%d\n    max-smtp-out %d\n"
+            "    max-msg-per-connection 3\n</domain>\n" % (sink.port, MAX_OUT, slow.port, MAX_OUT)))
         env.start()
         s = env.smtp()
         for i in range(N):
@@ -62,6 +65,15 @@ def test():
         summary("60/m connect rate: %d connections, max %d in any 1 s, %d in any 10 s; "
                 "max %d open at once (max-smtp-out %d)"
                 % (len(conns), c_per_s, c_per_10s, max_active, MAX_OUT))
+        st = sink.stats()
+        summary("per calendar second at the sink: max %d messages, max %d connections"
+                % (st["max_msgs_per_s"], st["max_conns_per_s"]))
+        # qmgr spaces them >= 0.5 s; delivery latency varies by a few ms,
+        # so a third arrival may just fall inside a calendar second
+        check(st["max_msgs_per_s"] <= 3, "%d messages in one calendar second at 120/m"
+              % st["max_msgs_per_s"])
+        check(st["max_conns_per_s"] <= 1, "%d connections in one calendar second at 60/m"
+              % st["max_conns_per_s"])
         check(len(msgs) == N, "sink got %d messages for %d" % (len(msgs), N))
         check(max_active <= MAX_OUT, "%d connections at once, max-smtp-out is %d" % (max_active, MAX_OUT))
         # 0.5 s spacing: at most 2 starts fall in one second; delivery
@@ -73,6 +85,22 @@ def test():
         check(c_per_s <= 2, "%d connections in one second at 60/m" % c_per_s)
         check(c_per_10s <= 11, "%d connections in 10 s at 60/m" % c_per_10s)
         check(len(conns) >= N // 4, "only %d connections with max-msg-per-connection 4" % len(conns))
+
+        # no rate, a slow server, reconnects every 3 messages, 2 smtp-out
+        # processes: connections open at once must never pass max-smtp-out
+        s = env.smtp()
+        for i in range(N):
+            send_on(s, "a@src.test", ["c%d@conc.test" % i], b"Subject: c\r\n\r\nc\r\n")
+        s.quit()
+        wait_for(lambda: slow.count() >= N, 120,
+                 lambda: "%d messages at the slow sink (have %d)" % (N, slow.count()))
+        st = slow.stats()
+        summary("unlimited rate, slow sink, max-smtp-out %d, max-msg-per-connection 3: %d messages "
+                "over %d connections, max %d open at once"
+                % (MAX_OUT, st["msgs"], st["conns"], st["max_active"]))
+        check(st["max_active"] <= MAX_OUT, "%d connections at once, max-smtp-out is %d"
+              % (st["max_active"], MAX_OUT))
+        check(st["max_active"] == MAX_OUT, "only %d connections used of %d" % (st["max_active"], MAX_OUT))
 
 
 if __name__ == "__main__":
