@@ -191,7 +191,8 @@ static void req_forward(struct ctl_client *cl, int is_status, uint32_t argc, cha
 /* qmgr_command - commands qmgr answers itself (traffic control, issue 4). */
 static int qmgr_command(const char *verb)
 {
-    static const char *const verbs[] = { "pause", "resume", "schedule", "delete", "set" };
+    static const char *const verbs[] = { "pause", "resume", "schedule", "delete", "set",
+                                         "hold", "release", "disable", "enable" };
     size_t i;
 
     for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)

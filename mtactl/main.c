@@ -30,6 +30,8 @@ static _Noreturn void usage(void)
             "  schedule D[/V]      retry a queue now\n"
             "  delete --queue D[/V] | --rcpt ADDR  bounce queued recipients (b records)\n"
             "  set queue --mode=normal|backoff D[/V]\n"
+            "  hold|release vmta V                 pause / resume every queue of a vmta\n"
+            "  disable|enable source IP D[/V] [--reenable-after=T]\n"
             "  reload              re-read the configuration (kept if invalid)\n"
             "  check-config [FILE] validate a configuration file locally\n");
     exit(2);

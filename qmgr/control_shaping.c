@@ -8,6 +8,10 @@
  *   delete --queue Q | --rcpt ADDR   bounce queued recipients ("deleted
  *                                 by administrator", one `b` record each)
  *   set queue --mode=normal|backoff DOMAIN[/VMTA]
+ *   hold|release vmta V           pause / resume every queue of a vmta
+ *                                 (PowerMTA FAQ's `pmta hold`)
+ *   disable|enable source IP DOMAIN[/VMTA] [--reenable-after=T]
+ *                                 stop / restart using a source IP there
  *   show settings DOMAIN[/VMTA] [--vmta V]   the effective limits
  * and the per-queue state text of `show queues`.  Arguments come from the
  * control socket (root or master's uid only) but are still bounded and
@@ -22,6 +26,7 @@
 #include <time.h>
 #include "acct.h"
 #include "log.h"
+#include "parse.h"
 #include "shaping.h"
 #include "smtp_patterns.h"
 
@@ -30,18 +35,27 @@ struct qpause {
     int paused;
 };
 
-/* queue_matches - q is named by spec ("domain" = all its vmtas). */
+/* queue_matches - q is named by spec: "domain/vmta", "domain" (all its
+ * vmtas) or a star followed by "/vmta" (every queue of that vmta). */
 static int queue_matches(const struct queue *q, const char *spec)
 {
+    if (spec[0] == '*' && spec[1] == '/')
+        return strcasecmp(q->vmta, spec + 2) == 0;
     return strcasecmp(q->name, spec) == 0 || strcasecmp(q->domain, spec) == 0;
 }
 
 void control_apply_pauses(struct qmgr *m, struct queue *q, int64_t now_ms)
 {
     struct qpause *p = hmap_get(&m->pauses, q->name);
+    char anyv[PROTO_NAME_MAX + 3];
 
     if (p == NULL)
         p = hmap_get(&m->pauses, q->domain);
+    if (p == NULL && snprintf(anyv, sizeof(anyv), "*/%s", q->vmta) < (int)sizeof(anyv)) {
+        for (size_t i = 2; anyv[i]; i++)
+            anyv[i] = (char)(anyv[i] >= 'A' && anyv[i] <= 'Z' ? anyv[i] + 32 : anyv[i]);
+        p = hmap_get(&m->pauses, anyv);
+    }
     if (now_ms == 0)
         now_ms = (int64_t)time(NULL) * 1000;
     if (p != NULL) {
@@ -73,9 +87,33 @@ struct each_ctx {
     int64_t now;
     int op;
     unsigned n;
+    const char *ip;             /* disable/enable source */
+    uint32_t reenable;          /* seconds, 0 = never */
 };
 
-enum { OP_PAUSE, OP_RESUME, OP_SCHEDULE, OP_NORMAL, OP_BACKOFF };
+enum { OP_PAUSE, OP_RESUME, OP_SCHEDULE, OP_NORMAL, OP_BACKOFF, OP_DISABLE, OP_ENABLE };
+
+/* source_ip - disable (until now+reenable, or for good) or enable ip for q. */
+static void source_ip(struct qshape *s, const char *ip, int disable, uint32_t reenable, int64_t now)
+{
+    uint32_t i;
+
+    for (i = 0; i < s->ndisabled; i++)
+        if (strcmp(s->disabled[i].ip, ip) == 0)
+            break;
+    if (!disable) {
+        if (i < s->ndisabled)
+            s->disabled[i] = s->disabled[--s->ndisabled];
+        return;
+    }
+    if (i == s->ndisabled) {
+        if (s->ndisabled == SHAPE_DISABLED_MAX)
+            return;
+        s->ndisabled++;
+        snprintf(s->disabled[i].ip, sizeof(s->disabled[i].ip), "%s", ip);
+    }
+    s->disabled[i].until = reenable ? now + 1000LL * reenable : 0;
+}
 
 static void each_queue_cb(void *val, void *arg)
 {
@@ -110,6 +148,11 @@ static void each_queue_cb(void *val, void *arg)
         break;
     case OP_BACKOFF:
         backoff_enter(c->m, q, "set by mtactl", 0, c->now);
+        break;
+    case OP_DISABLE:
+    case OP_ENABLE:
+        source_ip(s, c->ip, c->op == OP_DISABLE, c->reenable, c->now);
+        queue_mark_runnable(c->m, q);
         break;
     }
 }
@@ -333,6 +376,36 @@ int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int6
     if (argc == 3 && strcmp(argv[1], "queue") == 0 && spec_ok(argv[2])
         && (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0))
         return set_pause(m, argv[2], argv[0][0] == 'p', out, now_ms);
+    if (argc == 3 && strcmp(argv[1], "vmta") == 0 && spec_ok(argv[2])
+        && strlen(argv[2]) <= PROTO_NAME_MAX
+        && (strcmp(argv[0], "hold") == 0 || strcmp(argv[0], "release") == 0)) {
+        char spec[PROTO_NAME_MAX + 3];
+
+        snprintf(spec, sizeof(spec), "*/%s", argv[2]);
+        return set_pause(m, spec, argv[0][0] == 'h', out, now_ms);
+    }
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "source") == 0 && spec_ok(argv[2])
+        && spec_ok(argv[3]) && strlen(argv[2]) < 64
+        && (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0)) {
+        struct each_ctx c = { .m = m, .spec = argv[3], .now = now_ms, .ip = argv[2],
+                              .op = argv[0][0] == 'd' ? OP_DISABLE : OP_ENABLE };
+        char esc[2 * PROTO_NAME_MAX + 64], eip[256];
+        uint64_t secs = 0;
+
+        if (argc == 5 && (c.op != OP_DISABLE || strncmp(argv[4], "--reenable-after=", 17) != 0
+                          || parse_interval(argv[4] + 17, &secs) < 0 || secs == 0
+                          || secs > 30 * 86400))
+            return buf_append_str(out, "usage: disable source IP DOMAIN[/VMTA] "
+                                  "[--reenable-after=INTERVAL]\n"), 1;
+        c.reenable = (uint32_t)secs;
+        hmap_each(&m->queues, each_queue_cb, &c);
+        log_escape(esc, sizeof(esc), argv[3], strlen(argv[3]));
+        log_escape(eip, sizeof(eip), argv[2], strlen(argv[2]));
+        msg_info("mtactl: %s source %s for %s (%u queues)", argv[0], eip, esc, c.n);
+        (void)buf_printf(out, "%sd source %s for %s: %u queue%s\n", argv[0], eip, esc, c.n,
+                         c.n == 1 ? "" : "s");
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[0], "schedule") == 0 && spec_ok(argv[1]))
         return do_schedule(m, argv[1], out, now_ms);
     if (argc >= 3 && strcmp(argv[0], "delete") == 0) {

@@ -16,7 +16,10 @@ static const char *conf =
     "host-name mta.test\n"
     "<smtp-pattern-list lst>\n reply /^452 slow down/ mode=backoff,backoff-to-normal-after=30s\n"
     " reply /^250 .*welcome back/ mode=normal\n reply /^451 go away/ defer-queue\n"
-    " reply /^450 nope/ bounce-rcpt\n</smtp-pattern-list>\n"
+    " reply /^450 nope/ bounce-rcpt\n reply /^550 5\\.7\\.1 blocked/ disable-source-ip,reenable-after=1h\n"
+    "</smtp-pattern-list>\n"
+    "<virtual-mta v1>\n smtp-source-host 192.0.2.1 a.mta.test\n smtp-source-host 192.0.2.2 b.mta.test\n"
+    " <domain *>\n  smtp-pattern-list lst\n </domain>\n</virtual-mta>\n"
     "<domain *>\n max-smtp-out 4\n max-rcpt-per-transaction 1\n retry-after 10m\n</domain>\n"
     "<domain rate.test>\n max-msg-rate 120/m\n max-connect-rate 60/m\n</domain>\n"
     "<domain burst.test>\n max-msg-rate 6/m\n max-msg-rate-burst 3\n</domain>\n"
@@ -349,6 +352,67 @@ static void test_connect_failure_and_pause(void **state)
     qmgr_free(&m);
 }
 
+static void test_sources_and_hold(void **state)
+{
+    struct qmgr m;
+    struct worker *w;
+    struct queue *q;
+    struct qmsg *msg;
+    struct buf out;
+    char *dis[] = { (char *)"disable", (char *)"source", (char *)"192.0.2.2", (char *)"src.test" };
+    char *ena[] = { (char *)"enable", (char *)"source", (char *)"192.0.2.2", (char *)"src.test" };
+    char *hold[] = { (char *)"hold", (char *)"vmta", (char *)"v1" };
+    char *rel[] = { (char *)"release", (char *)"vmta", (char *)"v1" };
+    size_t i, k;
+
+    t_init(&m, cfg);
+    w = worker_add(&m, NULL, 1, 100);
+    msg = t_message(&m, t_qid(1), T0, "v1", "a@src.test", "b@src.test", "c@src.test",
+                    "d@src.test", "e@src.test", "f@src.test", NULL);
+    message_schedule(&m, msg, NOW);
+    q = msg->r[0].q;
+    buf_init(&out, 1 << 16);
+    assert_int_equal(control_run(&m, 4, dis, &out, NOW), 0);
+    assert_non_null(strstr(out.data, "disabled source 192.0.2.2 for src.test: 1 queue"));
+    dispatch_run(&m, NOW);
+    assert_int_equal(t_njobs, 4);
+    for (i = 0; i < t_njobs; i++)
+        assert_string_equal(t_jobs[i].source_ip, "192.0.2.1");
+    /* a 550 5.7.1 blocked from 192.0.2.1: the pattern disables it too;
+     * with both out the queue waits, and shows it */
+    reply(&m, w, &t_jobs[0], 550, "5.7.1", "550 5.7.1 blocked", 0, NOW + 10);
+    assert_int_equal(backoff_ip_disabled(q, "192.0.2.1", NOW + 10), 1);
+    for (i = 1; i < 4; i++)
+        reply(&m, w, &t_jobs[i], 250, "2.0.0", "250 ok", 0, NOW + 20);
+    k = t_njobs;
+    dispatch_run(&m, NOW + 5000);               /* cached connections gone, no IP left */
+    assert_int_equal(t_njobs, k);
+    buf_reset(&out);
+    assert_int_equal(control_run(&m, 4, ena, &out, NOW + 5000), 0);
+    dispatch_run(&m, NOW + 5000);
+    assert_int_equal(t_njobs, k + 2);           /* the two recipients left */
+    assert_string_equal(t_jobs[k].source_ip, "192.0.2.2");
+    assert_string_equal(t_jobs[k + 1].source_ip, "192.0.2.2");
+    /* reenable-after=1h brings 192.0.2.1 back */
+    assert_int_equal(backoff_ip_disabled(q, "192.0.2.1", NOW + 10 + 3600000), 0);
+    /* hold vmta: new mail waits until release */
+    buf_reset(&out);
+    assert_int_equal(control_run(&m, 3, hold, &out, NOW + 6000), 0);
+    assert_string_equal(shaping_mode_name(q, NOW + 6000), "paused");
+    msg = t_message(&m, t_qid(2), T0, "v1", "g@src.test", "h@other.test", NULL);
+    message_schedule(&m, msg, NOW + 6000);
+    assert_string_equal(shaping_mode_name(msg->r[1].q, NOW + 6000), "paused");  /* new queue too */
+    dispatch_run(&m, NOW + 6200);
+    assert_int_equal(t_njobs, k + 2);
+    buf_reset(&out);
+    assert_int_equal(control_run(&m, 3, rel, &out, NOW + 6300), 0);
+    assert_non_null(strstr(out.data, "resumed */v1: 2 queues"));
+    dispatch_run(&m, NOW + 6300);
+    assert_int_equal(t_njobs, k + 4);
+    buf_free(&out);
+    qmgr_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_burst_and_conns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_failure_and_pause, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sources_and_hold, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
