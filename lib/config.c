@@ -162,6 +162,7 @@ static int block_named(struct cfg_parser *p, const char *arg, struct cfg_block *
         snprintf(v->name, sizeof(v->name), "%s", arg);
         snprintf(v->file, sizeof(v->file), "%s", p->file);
         v->line = p->line;
+        v->warmup_start_day = -1;
         b->index = cfg->nvmtas - 1;
     } else {
         struct cfg_pool *pl = cfg_array_add(&cfg->pools, &cfg->npools, sizeof(*pl), CFG_POOLS_MAX);

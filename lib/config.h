@@ -20,6 +20,7 @@
 
 #define CFG_NAME_MAX   256
 #define CFG_RETRY_MAX  30
+#define CFG_WARMUP_MAX 120          /* warmup-schedule steps (days) */
 
 struct smtp_pattern_list;
 
@@ -149,6 +150,10 @@ struct cfg_vmta {
     int line;
     struct cfg_domain_key *keys;    /* domain-key in this vmta (wins over global) */
     size_t nkeys;
+    /* warm-up (issue 4): daily recipient caps, day 1 first */
+    uint32_t warmup[CFG_WARMUP_MAX];    /* warmup-schedule */
+    uint32_t nwarmup;               /* 0 = none (warm) */
+    int64_t warmup_start_day;       /* warmup-start as days since 1970-01-01 UTC; -1 = first use */
 };
 
 struct cfg_pool {

@@ -178,6 +178,89 @@ int cfg_apply_smtp_reply(struct cfg_parser *p, const struct cfg_directive *d, co
     return 0;
 }
 
+static struct cfg_vmta *top_vmta(struct cfg_parser *p)
+{
+    if (p == NULL || p->nstack == 0 || p->stack[p->nstack - 1].scope != CS_VMTA)
+        return NULL;
+    return &p->cfg->vmtas[p->stack[p->nstack - 1].index];
+}
+
+int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *d,
+                              const char *value, void *base, char *why, size_t whylen)
+{
+    struct cfg_vmta *v = top_vmta(p);
+    uint32_t tmp[CFG_WARMUP_MAX], n = 0;
+    const char *cur = value;
+    char item[32];
+    uint64_t x;
+    size_t len;
+
+    if (v == NULL)
+        return bad(why, whylen, "only inside <virtual-mta>", value);
+    for (;;) {
+        cur += strspn(cur, " \t");
+        len = strcspn(cur, ",");
+        while (len > 0 && isblank((unsigned char)cur[len - 1]))
+            len--;
+        if (n == CFG_WARMUP_MAX)
+            return bad(why, whylen, "more than 120 steps", value);
+        if (len == 0 || len >= sizeof(item))
+            return bad(why, whylen, "not a list of daily counts (e.g. 50,100,500)", value);
+        memcpy(item, cur, len);
+        item[len] = '\0';
+        if (parse_u64(item, 1, 100000000, &x) < 0)
+            return bad(why, whylen, "daily counts must be between 1 and 100000000", value);
+        tmp[n++] = (uint32_t)x;
+        cur += strcspn(cur, ",");
+        if (*cur != ',')
+            break;
+        cur++;
+    }
+    memcpy(v->warmup, tmp, n * sizeof(tmp[0]));
+    v->nwarmup = n;
+    return 0;
+}
+
+/* days_from_civil - days since 1970-01-01 of y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int cfg_apply_warmup_start(struct cfg_parser *p, const struct cfg_directive *d,
+                           const char *value, void *base, char *why, size_t whylen)
+{
+    struct cfg_vmta *v = top_vmta(p);
+    static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    unsigned y = 0, m = 0, dd = 0;
+    size_t i;
+
+    if (v == NULL)
+        return bad(why, whylen, "only inside <virtual-mta>", value);
+    for (i = 0; i < 10 && value[i]; i++)
+        if ((i == 4 || i == 7) ? value[i] != '-' : !isdigit((unsigned char)value[i]))
+            break;
+    if (i == 10 && value[10] == '\0') {
+        y = (unsigned)((value[0] - '0') * 1000 + (value[1] - '0') * 100 + (value[2] - '0') * 10
+                       + (value[3] - '0'));
+        m = (unsigned)((value[5] - '0') * 10 + (value[6] - '0'));
+        dd = (unsigned)((value[8] - '0') * 10 + (value[9] - '0'));
+    }
+    if (y < 2000 || y > 2200 || m < 1 || m > 12 || dd < 1 || dd > mdays[m - 1]
+        || (m == 2 && dd == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
+        return bad(why, whylen, "not a date YYYY-MM-DD", value);
+    v->warmup_start_day = days_from_civil(y, m, dd);
+    return 0;
+}
+
 int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
                           void *base, char *why, size_t whylen)
 {

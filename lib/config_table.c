@@ -273,6 +273,14 @@ const struct cfg_directive cfg_table[] = {
       .apply = cfg_apply_hold_domain, .syntax = "domain pattern", .def = "(none)",
       .help = "start with the queues of this domain paused (mail is accepted and kept); `mtactl resume queue` releases them" },
 
+    /* ---- <virtual-mta>: warm-up (issue 4) ---- */
+    { .name = "warmup-schedule", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_warmup_schedule, .syntax = "count list (day 1, day 2, ...)", .def = "(none: warm)",
+      .help = "daily caps of recipients sent through this virtual MTA while its IPs warm up, one step per day (UTC); after the last step no cap; what exceeds today's cap waits for tomorrow" },
+    { .name = "warmup-start", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_warmup_start, .syntax = "YYYY-MM-DD", .def = "(the first day mail goes out)",
+      .help = "day 1 of warmup-schedule (UTC); without it, the first day qmgr sends through the virtual MTA (kept in the spool's state/warmup)" },
+
     /* ---- <smtp-pattern-list> ---- */
     { .name = "reply", .scopes = CS_SMTPPAT, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_smtp_reply, .syntax = "/REGEX/ ACTION[,ACTION...]", .def = "(none)",

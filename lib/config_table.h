@@ -198,6 +198,10 @@ int cfg_apply_smtp_list_ref(struct cfg_parser *p, const struct cfg_directive *d,
         void *base, char *why, size_t whylen);
 int cfg_apply_smtp_reply(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
+int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_warmup_start(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
 int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
 /* Open "<smtp-pattern-list NAME>". */

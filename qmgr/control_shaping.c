@@ -13,6 +13,7 @@
  *   disable|enable source IP DOMAIN[/VMTA] [--reenable-after=T]
  *                                 stop / restart using a source IP there
  *   show settings DOMAIN[/VMTA] [--vmta V]   the effective limits
+ *   show vmtas                    warm-up day, cap and remaining per vmta
  * and the per-queue state text of `show queues`.  Arguments come from the
  * control socket (root or master's uid only) but are still bounded and
  * escaped on output.  A pause given for a domain also applies to its
@@ -430,6 +431,10 @@ int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int6
 
         hmap_each(&m->queues, each_queue_cb, &c);
         (void)buf_printf(out, "%u queues set to %s\n", c.n, argv[2] + 7);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "vmtas") == 0) {
+        warmup_describe(m, now_ms, out);
         return 0;
     }
     if (argc >= 3 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "settings") == 0

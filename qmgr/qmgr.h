@@ -150,6 +150,8 @@ struct qmgr {
     struct heap watchdogs;      /* jobs */
     struct heap qwake;          /* queues waiting for a rate, a pause (shaping.c) */
     struct hmap pauses;         /* mtactl pause/resume: "domain[/vmta]" -> struct qpause */
+    struct hmap warmups;        /* vmta name -> struct warmup (warmup.c) */
+    int warmup_dirty;           /* counters changed since the last save */
     struct queue *run_head, *run_tail;
     struct worker *workers;
     uint64_t next_job_id;

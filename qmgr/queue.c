@@ -23,6 +23,7 @@ void qmgr_init(struct qmgr *m, struct config *cfg)
     heap_init(&m->watchdogs);
     heap_init(&m->qwake);
     hmap_init(&m->pauses);
+    hmap_init(&m->warmups);
     m->next_job_id = 1;
 }
 
@@ -64,6 +65,7 @@ void qmgr_free(struct qmgr *m)
     hmap_each(&m->rr, free_ptr_cb, NULL);
     hmap_each(&m->pauses, free_ptr_cb, NULL);
     hmap_free(&m->pauses);
+    warmup_free(m);
     hmap_free(&m->msgs);
     hmap_free(&m->queues);
     hmap_free(&m->rr);

@@ -191,7 +191,7 @@ static int64_t earliest_reenable(const struct qshape *s)
 int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_grant *g)
 {
     struct qshape *s = q->shape;
-    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, maxc;
+    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, maxc, left;
     int64_t wake = 0, idle_min = 0;
     int32_t host;
 
@@ -218,6 +218,14 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
         if (s->conn_failures)
             s->probing = 1;
     }
+    /* the vmta's warm-up cap for today (all its queues together) */
+    left = warmup_left(m, q->vmta, now_ms, &wake);
+    if (left == 0) {
+        arm(m, s, wake);
+        return 0;
+    }
+    if (left < want)
+        want = left;
     g->max_rcpt = rate_avail(&s->msg_rl, shaping_msg_rate(q),
                              s->mode == QM_BACKOFF ? 1 : q->s.msg_burst, now_ms, want, &wake);
     if (g->max_rcpt == 0) {
@@ -303,6 +311,7 @@ void shaping_commit(struct qmgr *m, struct queue *q, struct job *j, const struct
     if (s == NULL)
         return;
     rate_take(&s->msg_rl, shaping_msg_rate(q), now_ms, j->nrcpt);
+    warmup_count(m, q->vmta, j->nrcpt, now_ms);
     rate_volume_charge(&s->vol_rl, shaping_volume_rate(q), now_ms, j->m->size);
     seen_roll(s, now_ms);
     s->seen[(now_ms / 1000) % 60] += j->nrcpt;

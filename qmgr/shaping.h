@@ -139,6 +139,17 @@ void backoff_tick(struct qmgr *m, struct queue *q, int64_t now_ms);
 /* Whether source IP is disabled for q now. */
 int backoff_ip_disabled(const struct queue *q, const char *ip, int64_t now_ms);
 
+/* --- warmup.c -------------------------------------------------------------- */
+/* Recipients vmta may still send today (UINT32_MAX: no cap); 0 and
+ * *wake_ms (next UTC midnight) when today's cap is used up. */
+uint32_t warmup_left(struct qmgr *m, const char *vmta, int64_t now_ms, int64_t *wake_ms);
+void warmup_count(struct qmgr *m, const char *vmta, uint32_t n, int64_t now_ms);
+int warmup_save(struct qmgr *m, const char *path);
+/* Number of vmtas loaded, -1 on a read error (a missing file is 0). */
+int warmup_load(struct qmgr *m, const char *path);
+void warmup_free(struct qmgr *m);
+void warmup_describe(struct qmgr *m, int64_t now_ms, struct buf *out);
+
 /* --- control_shaping.c ---------------------------------------------------- */
 int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t now_ms);
 /* The state part of a `show queues` line. */

@@ -201,6 +201,22 @@ static void test_config(void **state)
     assert_null(load_text("<smtp-pattern-list a>\n</smtp-pattern-list>\n"
                           "<smtp-pattern-list A>\n</smtp-pattern-list>\n", err, sizeof(err)));
     assert_non_null(strstr(err, ":3: <smtp-pattern-list>: a list of that name exists already"));
+    assert_null(load_text("<virtual-mta v>\nwarmup-start 2027-02-29\n</virtual-mta>\n", err, sizeof(err)));
+    assert_non_null(strstr(err, ":2: warmup-start: not a date YYYY-MM-DD: '2027-02-29'"));
+    assert_null(load_text("<virtual-mta v>\nwarmup-schedule 10,0\n</virtual-mta>\n", err, sizeof(err)));
+    assert_non_null(strstr(err, ":2: warmup-schedule: daily counts must be between 1 and 100000000"));
+    assert_null(load_text("warmup-schedule 10\n", err, sizeof(err)));
+    assert_non_null(strstr(err, ":1: warmup-schedule is not allowed in global scope"));
+    cfg = load_text("<virtual-mta v>\nwarmup-schedule 10, 20,40\nwarmup-start 2028-02-29\n</virtual-mta>\n"
+                    "<virtual-mta w>\n</virtual-mta>\n", err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("load: %s", err);
+    assert_int_equal(config_find_vmta(cfg, "v")->nwarmup, 3);
+    assert_int_equal(config_find_vmta(cfg, "v")->warmup[2], 40);
+    assert_int_equal(config_find_vmta(cfg, "v")->warmup_start_day, 21243);
+    assert_int_equal(config_find_vmta(cfg, "w")->nwarmup, 0);
+    assert_int_equal(config_find_vmta(cfg, "w")->warmup_start_day, -1);
+    config_free(cfg);
     assert_null(load_text("reply /x/ mode=backoff\n", err, sizeof(err)));
     assert_non_null(strstr(err, ":1: reply is not allowed in global scope"));
 }

@@ -20,6 +20,8 @@ static const char *conf =
     "</smtp-pattern-list>\n"
     "<virtual-mta v1>\n smtp-source-host 192.0.2.1 a.mta.test\n smtp-source-host 192.0.2.2 b.mta.test\n"
     " <domain *>\n  smtp-pattern-list lst\n </domain>\n</virtual-mta>\n"
+    "<virtual-mta cold>\n warmup-schedule 3, 5\n</virtual-mta>\n"
+    "<virtual-mta dated>\n warmup-schedule 2,4,8\n warmup-start 2027-01-14\n</virtual-mta>\n"
     "<domain *>\n max-smtp-out 4\n max-rcpt-per-transaction 1\n retry-after 10m\n</domain>\n"
     "<domain rate.test>\n max-msg-rate 120/m\n max-connect-rate 60/m\n</domain>\n"
     "<domain burst.test>\n max-msg-rate 6/m\n max-msg-rate-burst 3\n</domain>\n"
@@ -413,6 +415,73 @@ static void test_sources_and_hold(void **state)
     qmgr_free(&m);
 }
 
+static void answer_all(struct qmgr *m, struct worker *w, size_t from, int64_t now)
+{
+    size_t i;
+
+    for (i = from; i < t_njobs; i++)
+        if (worker_find_job(w, t_jobs[i].id))
+            reply(m, w, &t_jobs[i], 250, "2.0.0", "250 ok", 0, now);
+}
+
+static void test_warmup(void **state)
+{
+    struct qmgr m, m2;
+    struct worker *w;
+    struct qmsg *msg;
+    struct buf out;
+    char *argv_v[] = { (char *)"show", (char *)"vmtas" };
+    char path[128];
+    int64_t midnight = (NOW / 86400000 + 1) * 86400000, wake = 0;
+    size_t k;
+
+    /* 2027-01-14 is day 1 of "dated": today (01-15) is day 2, cap 4 */
+    assert_int_equal(config_find_vmta(cfg, "dated")->warmup_start_day, 20832);
+    t_init(&m, cfg);
+    w = worker_add(&m, NULL, 1, 100);
+    assert_int_equal(warmup_left(&m, "dated", NOW, &wake), 4);
+    assert_int_equal(warmup_left(&m, "v1", NOW, &wake), UINT32_MAX);    /* no plan */
+    /* "cold": day 1 (its first message), cap 3 over all its queues */
+    msg = t_message(&m, t_qid(1), T0, "cold", "a@x.test", "b@x.test", "c@x.test", "d@y.test",
+                    "e@y.test", "f@y.test", "g@y.test", "h@y.test", NULL);
+    message_schedule(&m, msg, NOW);
+    dispatch_run(&m, NOW);
+    assert_int_equal(t_njobs, 3);
+    assert_int_equal(warmup_left(&m, "cold", NOW, &wake), 0);
+    assert_int_equal(wake, midnight);
+    answer_all(&m, w, 0, NOW + 10);
+    dispatch_run(&m, NOW + 20);
+    assert_int_equal(t_njobs, 3);               /* waits for tomorrow */
+    assert_int_equal(schedule_next_ms(&m), midnight);
+    buf_init(&out, 1 << 16);
+    assert_int_equal(control_run(&m, 2, argv_v, &out, NOW + 30), 0);
+    assert_non_null(strstr(out.data, "cold  warm-up day 1 of 2  cap=3  sent-today=3  remaining=0\n"));
+    assert_non_null(strstr(out.data, "dated  warm-up day 2 of 3  cap=4  sent-today=0  remaining=4\n"));
+    assert_non_null(strstr(out.data, "v1  warm (no warmup-schedule)\n"));
+    /* the counters survive a restart */
+    snprintf(path, sizeof(path), "%s/warmup", t_dir);
+    assert_int_equal(warmup_save(&m, path), 0);
+    assert_int_equal(m.warmup_dirty, 0);
+    t_init(&m2, cfg);
+    assert_int_equal(warmup_load(&m2, path), 1);
+    assert_int_equal(warmup_left(&m2, "cold", NOW + 40, &wake), 0);
+    assert_int_equal(warmup_left(&m2, "cold", midnight, &wake), 5);     /* day 2 */
+    qmgr_free(&m2);
+    (void)unlink(path);
+    /* midnight: day 2, cap 5 */
+    schedule_run_timers(&m, midnight);
+    k = t_njobs;
+    dispatch_run(&m, midnight);
+    assert_int_equal(t_njobs, k + 5);
+    answer_all(&m, w, k, midnight + 10);
+    dispatch_run(&m, midnight + 20);
+    assert_int_equal(t_njobs, k + 5);
+    /* day 3: the plan is done, no cap */
+    assert_int_equal(warmup_left(&m, "cold", midnight + 86400000, &wake), UINT32_MAX);
+    buf_free(&out);
+    qmgr_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_failure_and_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sources_and_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
