@@ -5,7 +5,7 @@
  *   resume queue DOMAIN[/VMTA]    dispatch again (also ends hold-domain)
  *   schedule DOMAIN[/VMTA]        retry now: waiting recipients become
  *                                 ready, a queue-wide retry pause ends
- *   delete --queue Q | --rcpt ADDR   bounce queued recipients ("deleted
+ *   delete --queue Q | --rcpt ADDR | --job J   bounce queued recipients ("deleted
  *                                 by administrator", one `b` record each)
  *   set queue --mode=normal|backoff DOMAIN[/VMTA]
  *   hold|release vmta V           pause / resume every queue of a vmta
@@ -191,6 +191,7 @@ struct sched_ctx {
     struct qrcpt **r;
     size_t n, cap;
     const char *rcpt;           /* delete --rcpt */
+    const char *job;            /* delete --job */
     int waiting_only;
 };
 
@@ -210,6 +211,8 @@ static void collect_rcpts_cb(void *val, void *arg)
         if (c->spec && !queue_matches(r->q, c->spec))
             continue;
         if (c->rcpt && strcasecmp(msg->env.rcpts[r->index].addr, c->rcpt) != 0)
+            continue;
+        if (c->job && (msg->env.job_id == NULL || strcmp(msg->env.job_id, c->job) != 0))
             continue;
         if (c->n == c->cap) {
             size_t nc = c->cap ? c->cap * 2 : 64;
@@ -240,10 +243,10 @@ static int do_schedule(struct qmgr *m, const char *spec, struct buf *out, int64_
     return 0;
 }
 
-static int do_delete(struct qmgr *m, const char *queue, const char *rcpt, struct buf *out,
-                     int64_t now)
+static int do_delete(struct qmgr *m, const char *queue, const char *rcpt, const char *job,
+                     struct buf *out, int64_t now)
 {
-    struct sched_ctx c = { .spec = queue, .rcpt = rcpt };
+    struct sched_ctx c = { .spec = queue, .rcpt = rcpt, .job = job };
     size_t i, deleted = 0, later = 0;
 
     hmap_each(&m->msgs, collect_rcpts_cb, &c);
@@ -371,7 +374,7 @@ static int show_settings(struct qmgr *m, const char *spec, const char *vmta, str
 
 int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t now_ms)
 {
-    const char *queue = NULL, *rcpt = NULL, *vmta = NULL;
+    const char *queue = NULL, *rcpt = NULL, *vmta = NULL, *job = NULL;
     int i;
 
     if (argc == 3 && strcmp(argv[1], "queue") == 0 && spec_ok(argv[2])
@@ -415,12 +418,14 @@ int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int6
                 queue = argv[i + 1];
             else if (strcmp(argv[i], "--rcpt") == 0 && spec_ok(argv[i + 1]))
                 rcpt = argv[i + 1];
+            else if (strcmp(argv[i], "--job") == 0 && spec_ok(argv[i + 1]))
+                job = argv[i + 1];
             else
                 break;
         }
-        if (i == argc && (queue || rcpt))
-            return do_delete(m, queue, rcpt, out, now_ms);
-        (void)buf_append_str(out, "usage: delete --queue DOMAIN[/VMTA] | --rcpt ADDRESS\n");
+        if (i == argc && (queue || rcpt || job))
+            return do_delete(m, queue, rcpt, job, out, now_ms);
+        (void)buf_append_str(out, "usage: delete --queue DOMAIN[/VMTA] | --rcpt ADDRESS | --job ID\n");
         return 1;
     }
     if (argc == 4 && strcmp(argv[0], "set") == 0 && strcmp(argv[1], "queue") == 0

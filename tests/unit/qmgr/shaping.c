@@ -482,6 +482,38 @@ static void test_warmup(void **state)
     qmgr_free(&m);
 }
 
+static void test_delete_job(void **state)
+{
+    struct qmgr m;
+    struct qmsg *a, *b;
+    struct buf out;
+    char *pause[] = { (char *)"pause", (char *)"queue", (char *)"j.test" };
+    char *del[] = { (char *)"delete", (char *)"--job", (char *)"J1" };
+
+    t_init(&m, cfg);
+    (void)worker_add(&m, NULL, 1, 100);
+    buf_init(&out, 1 << 16);
+    assert_int_equal(control_run(&m, 3, pause, &out, NOW), 0);
+    a = t_message(&m, t_qid(1), T0, NULL, "a@j.test", "b@j.test", NULL);
+    a->env.job_id = strdup("J1");
+    b = t_message(&m, t_qid(2), T0, NULL, "c@j.test", NULL);
+    b->env.job_id = strdup("J2");
+    message_schedule(&m, a, NOW);
+    message_schedule(&m, b, NOW);
+    dispatch_run(&m, NOW);
+    assert_int_equal(t_njobs, 0);               /* paused */
+    buf_reset(&out);
+    assert_int_equal(control_run(&m, 3, del, &out, NOW + 1), 0);
+    assert_non_null(strstr(out.data, "deleted 2 recipients"));
+    assert_int_equal(t_nacct, 2);
+    assert_string_equal(t_field(0, AF_TYPE), "b");
+    assert_string_equal(t_field(1, AF_JOB_ID), "J1");
+    assert_int_equal(m.msgs.n, 1);              /* J1's message is gone, J2's stays */
+    assert_int_equal(t_nremoved, 1);
+    buf_free(&out);
+    qmgr_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_failure_and_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sources_and_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_job, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
