@@ -210,11 +210,14 @@ unsigned backoff_on_reply(struct qmgr *m, struct queue *q, const char *reply,
     if (r->actions & SPA_DEFER_QUEUE)
         defer_queue(m, q, shaping_retry_delay(q, 1, 0, 0), why, now_ms);
     if ((r->actions & SPA_DISABLE_SOURCE_IP) && source_ip && source_ip[0]
-        && !backoff_ip_disabled(q, source_ip, now_ms) && s->ndisabled < SHAPE_DISABLED_MAX) {
-        snprintf(s->disabled[s->ndisabled].ip, sizeof(s->disabled[0].ip), "%s", source_ip);
-        s->disabled[s->ndisabled].until = r->reenable_after ? now_ms + 1000LL * r->reenable_after : 0;
-        s->ndisabled++;
-        msg_info("queue %s: source IP %s disabled", q->name, source_ip);
+        && !backoff_ip_disabled(q, source_ip, now_ms)) {
+        struct disabled_ip *d = shaping_disabled_slot(s);
+
+        if (d != NULL) {
+            snprintf(d->ip, sizeof(d->ip), "%s", source_ip);
+            d->until = r->reenable_after ? now_ms + 1000LL * r->reenable_after : 0;
+            msg_info("queue %s: source IP %s disabled", q->name, source_ip);
+        }
     }
     if (r->actions & SPA_BOUNCE_QUEUE)
         bounce_queue(m, q, reply, now_ms);

@@ -108,10 +108,11 @@ static void source_ip(struct qshape *s, const char *ip, int disable, uint32_t re
         return;
     }
     if (i == s->ndisabled) {
-        if (s->ndisabled == SHAPE_DISABLED_MAX)
+        struct disabled_ip *d = shaping_disabled_slot(s);
+
+        if (d == NULL)
             return;
-        s->ndisabled++;
-        snprintf(s->disabled[i].ip, sizeof(s->disabled[i].ip), "%s", ip);
+        snprintf(d->ip, sizeof(d->ip), "%s", ip);
     }
     s->disabled[i].until = reenable ? now + 1000LL * reenable : 0;
 }

@@ -50,6 +50,7 @@ void shaping_free(struct qmgr *m, struct queue *q)
     if (s->wake.idx != HEAP_NONE)
         heap_remove(&m->qwake, &s->wake);
     free(s->vc);
+    free(s->disabled);
     free(s);
     q->shape = NULL;
 }
@@ -314,7 +315,11 @@ void shaping_commit(struct qmgr *m, struct queue *q, struct job *j, const struct
     warmup_count(m, q->vmta, j->nrcpt, now_ms);
     rate_volume_charge(&s->vol_rl, shaping_volume_rate(q), now_ms, j->m->size);
     seen_roll(s, now_ms);
-    s->seen[(now_ms / 1000) % 60] += j->nrcpt;
+    {
+        uint32_t v = s->seen[(now_ms / 1000) % 60] + j->nrcpt;
+
+        s->seen[(now_ms / 1000) % 60] = (uint16_t)(v > UINT16_MAX ? UINT16_MAX : v);
+    }
     if (k < 0) {
         rate_take(&s->conn_rl, shaping_connect_rate(q), now_ms, 1);
         k = vconn_slot(s, now_ms);
@@ -418,4 +423,16 @@ int shaping_remembers(const struct queue *q, int64_t now_ms)
         if (s->disabled[i].until == 0 || s->disabled[i].until > now_ms)
             return 1;
     return 0;
+}
+
+struct disabled_ip *shaping_disabled_slot(struct qshape *s)
+{
+    if (s->disabled == NULL) {
+        s->disabled = calloc(SHAPE_DISABLED_MAX, sizeof(*s->disabled));
+        if (s->disabled == NULL)
+            return NULL;
+    }
+    if (s->ndisabled >= SHAPE_DISABLED_MAX)
+        return NULL;
+    return &s->disabled[s->ndisabled++];
 }

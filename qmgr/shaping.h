@@ -74,13 +74,17 @@ struct qshape {
     uint32_t conn_failures;     /* consecutive connect failures (retry-after index) */
     uint32_t backoff_conns;     /* max-smtp-out in backoff, fixed at entry */
     struct cfg_rate backoff_rate;   /* max-msg-rate in backoff, fixed at entry */
-    uint32_t seen[60];          /* recipients attempted per second, last minute */
+    uint16_t seen[60];          /* recipients attempted per second, last minute */
     int64_t seen_sec;
     struct vconn *vc;
     uint32_t nvc;
-    struct { char ip[64]; int64_t until; } disabled[SHAPE_DISABLED_MAX];
+    /* disabled source IPs: allocated on first use (SHAPE_DISABLED_MAX),
+     * so the common queue stays small (10,000s of queues) */
+    struct disabled_ip { char ip[64]; int64_t until; } *disabled;
     uint32_t ndisabled;
 };
+/* A free slot in s->disabled (allocating the array), or NULL. */
+struct disabled_ip *shaping_disabled_slot(struct qshape *s);
 
 /* What the gate allows for one job. */
 struct shape_grant {
