@@ -495,8 +495,10 @@ static void test_delete_job(void **state)
     buf_init(&out, 1 << 16);
     assert_int_equal(control_run(&m, 3, pause, &out, NOW), 0);
     a = t_message(&m, t_qid(1), T0, NULL, "a@j.test", "b@j.test", NULL);
+    free(a->env.job_id);                        /* t_message sets "job7" */
     a->env.job_id = strdup("J1");
     b = t_message(&m, t_qid(2), T0, NULL, "c@j.test", NULL);
+    free(b->env.job_id);
     b->env.job_id = strdup("J2");
     message_schedule(&m, a, NOW);
     message_schedule(&m, b, NOW);
