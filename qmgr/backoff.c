@@ -88,7 +88,12 @@ void backoff_leave(struct qmgr *m, struct queue *q, const char *why, int64_t now
     /* the backoff rate's debt must not slow the normal rate down */
     s->msg_rl.tat_us = 0;
     s->conn_rl.tat_us = 0;
-    msg_info("queue %s: normal mode (%s)", q->name, why);
+    {
+        char esc[SHAPE_REASON_MAX * 4];
+
+        log_escape(esc, sizeof(esc), why, strlen(why));
+        msg_info("queue %s: normal mode (%s)", q->name, esc);
+    }
     queue_mark_runnable(m, q);
 }
 
@@ -236,7 +241,10 @@ void backoff_on_result(struct qmgr *m, struct queue *q, const struct msg_result 
         return;
     if (res->local && (strcmp(st, "4.4.1") == 0 || strcmp(st, "4.4.3") == 0)) {
         /* cannot connect (or resolve): the destination, not this message,
-         * is the problem; the whole queue waits, then one probe goes */
+         * is the problem; the whole queue waits, then one probe goes.
+         * Jobs that were already out fail the same way: they count once. */
+        if (s->retry_until > now_ms)
+            return;
         snprintf(why, sizeof(why), "%.200s", res->rcpts[0].text ? res->rcpts[0].text : st);
         if (st[4] == '3') {
             d = q->s.retry_after_dns_error ? q->s.retry_after_dns_error : 60;
@@ -247,7 +255,12 @@ void backoff_on_result(struct qmgr *m, struct queue *q, const struct msg_result 
         }
         defer_queue(m, q, d, why, now_ms);
         s->probing = 0;
-        msg_info("queue %s: cannot connect; queue waits %us: %s", q->name, d, why);
+        {
+            char esc[SHAPE_REASON_MAX * 4];
+
+            log_escape(esc, sizeof(esc), why, strlen(why));
+            msg_info("queue %s: cannot connect; queue waits %us: %s", q->name, d, esc);
+        }
         return;
     }
     if (res->local)

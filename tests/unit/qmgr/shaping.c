@@ -317,7 +317,8 @@ static void test_connect_failure_and_pause(void **state)
         reply(&m, w, &t_jobs[k], 421, "4.4.1", "4.4.1 connect to x: refused", 1, NOW + 20);
     dispatch_run(&m, NOW + 30);
     assert_int_equal(t_njobs, 4);
-    assert_true(q->shape->retry_until >= until);
+    assert_int_equal(q->shape->retry_until, until);     /* the same wait, counted once */
+    assert_int_equal(q->shape->conn_failures, 1);
     /* the pause ends: exactly one probe connection */
     until = q->shape->retry_until;
     schedule_run_timers(&m, until);
