@@ -201,7 +201,8 @@ unsigned backoff_on_reply(struct qmgr *m, struct queue *q, const char *reply,
     struct qshape *s = q->shape;
     char why[SHAPE_REASON_MAX];
 
-    if (r == NULL && q->s.use_default_smtp_patterns) {
+    /* the built-in rules only match 4xx/5xx: spare every 250 the regexes */
+    if (r == NULL && q->s.use_default_smtp_patterns && reply[0] != '2') {
         l = smtp_patterns_builtin();
         r = smtp_patterns_match(l, reply, strlen(reply));
     }
