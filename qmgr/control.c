@@ -99,7 +99,7 @@ static int show_queues(struct qmgr *m, struct buf *out, int64_t now_ms)
     return 0;
 }
 
-static int show_status(struct qmgr *m, struct buf *out)
+static int show_status(struct qmgr *m, struct buf *out, int64_t now_ms)
 {
     struct worker *w;
     uint32_t nw = 0, slots = 0, busy = 0;
@@ -122,6 +122,7 @@ static int show_status(struct qmgr *m, struct buf *out)
                      (unsigned long long)m->nrcpt_inflight, m->queues.n, nw, busy, slots,
                      (unsigned long long)m->st.delivered, (unsigned long long)m->st.bounced,
                      (unsigned long long)m->st.deferred);
+    shaping_status(m, now_ms, out);
     return 0;
 }
 
@@ -130,7 +131,7 @@ int control_run(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t 
     int rc;
 
     if (argc == 1 && strcmp(argv[0], "status") == 0)
-        return show_status(m, out);
+        return show_status(m, out, now_ms);
     if (argc == 2 && strcmp(argv[0], "show") == 0
         && (strcmp(argv[1], "queues") == 0 || strcmp(argv[1], "queue") == 0))
         return show_queues(m, out, now_ms);

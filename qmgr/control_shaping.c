@@ -506,3 +506,36 @@ void shaping_describe(struct queue *q, int64_t now_ms, struct buf *out)
     }
     (void)buf_append_str(out, "\n");
 }
+
+struct status_ctx {
+    int64_t now;
+    uint64_t held;
+    unsigned paused, backoff, retry;
+};
+
+static void status_cb(void *val, void *arg)
+{
+    struct queue *q = val;
+    struct status_ctx *c = arg;
+
+    if (q->shape == NULL)
+        return;
+    if (q->shape->paused) {
+        c->paused++;
+        c->held += q->nready + q->nwait;
+    }
+    if (q->shape->mode == QM_BACKOFF)
+        c->backoff++;
+    if (q->shape->retry_until > c->now)
+        c->retry++;
+}
+
+void shaping_status(struct qmgr *m, int64_t now_ms, struct buf *out)
+{
+    struct status_ctx c = { .now = now_ms };
+
+    hmap_each(&m->queues, status_cb, &c);
+    (void)buf_printf(out, "recipients held (paused queues): %llu\n"
+                     "queues paused: %u, in backoff: %u, waiting to retry: %u\n",
+                     (unsigned long long)c.held, c.paused, c.backoff, c.retry);
+}

@@ -156,6 +156,8 @@ void warmup_describe(struct qmgr *m, int64_t now_ms, struct buf *out);
 
 /* --- control_shaping.c ---------------------------------------------------- */
 int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int64_t now_ms);
+/* status lines: recipients held in paused queues, queues per mode. */
+void shaping_status(struct qmgr *m, int64_t now_ms, struct buf *out);
 /* The state part of a `show queues` line. */
 void shaping_describe(struct queue *q, int64_t now_ms, struct buf *out);
 /* The manual pause state for a new queue (pause list, hold-domain). */

@@ -42,6 +42,9 @@ def test():
         log(out.strip())
         check("held.test/{default}" in out and "mode=paused" in out and "hold-domain" in out,
               "show queues does not show the held queue: %s" % out)
+        rc, st = env.mtactl("status")
+        check("recipients held (paused queues): 3" in st and "queues paused: 1" in st,
+              "status does not count the held mail: %s" % st)
         rc, out = env.mtactl("resume", "queue", "held.test")
         check(rc == 0 and "resumed held.test: 1 queue" in out, "resume: %s" % out)
         wait_for(lambda: sink.count() >= 4, 20, "held mail after resume")
