@@ -6,6 +6,8 @@
 - `mtactl pause queue` stops a queue (other queues unaffected), `resume`
   restarts it.
 - `mtactl delete --rcpt` bounces a queued recipient with a `b` record.
+- a configured smtp-pattern-list rule (defer-queue) makes the whole queue
+  wait, shown with the reply and rule, then it delivers.
 - a destination that refuses connections pauses its queue as a whole
   (mode=retry) instead of hammering it; `mtactl schedule` retries now."""
 
@@ -23,13 +25,17 @@ def msg(i):
 
 def test():
     with Env("shaping_pause") as env:
-        sink = env.start_sink("127.0.0.2", name="dst")
+        sink = env.start_sink("127.0.0.2", name="dst",
+                              args=["--rcpt", "q@cust.test=452 4.2.2 mailbox over quota@1"])
         dead_port = free_port("127.0.0.3")      # nothing listens there
         env.write_config(env.base_config(
             "hold-domain held.test\n"
+            "<smtp-pattern-list custom>\n    reply /over quota/ defer-queue\n</smtp-pattern-list>\n"
+            "<domain cust.test>\n    route [127.0.0.2]:%d\n    smtp-pattern-list custom\n"
+            "    retry-after 4s\n    retry-recipients-after 1s\n</domain>\n"
             "<domain *.test>\n    route [127.0.0.2]:%d\n</domain>\n"
             "<domain dead.test>\n    route [127.0.0.3]:%d\n    retry-after 1h\n"
-            "    connect-timeout 5s\n</domain>\n" % (sink.port, dead_port),
+            "    connect-timeout 5s\n</domain>\n" % (sink.port, sink.port, dead_port),
             acct_records="d,b,t"))
         env.start()
         for i in range(3):
@@ -71,6 +77,18 @@ def test():
         check(len(b) == 1 and "deleted by administrator" in b[0]["dsnDiag"], "records: %s" % b)
         got = [e["rcpts"][0] for e in sink.events("msg")]
         check("drop@p.test" not in got and "keep@p.test" in got, "sink got %s" % got)
+
+        # a configured smtp-pattern-list rule: defer-queue on a 452 quota reply
+        n0 = sink.count()
+        env.send("a@src.test", ["q@cust.test"], msg(40))
+
+        def deferred():
+            rc, o = env.mtactl("show", "queues")
+            return "cust.test/{default}" in o and "mode=retry" in o and o
+        out = wait_for(deferred, 20, "cust.test to wait after its defer-queue rule")
+        log(out.strip())
+        check("over quota" in out and "custom /over quota/" in out, "reason: %s" % out)
+        wait_for(lambda: sink.count() > n0, 30, "cust.test delivered after the queue's wait")
 
         # a dead destination: the queue waits as a whole after one failed connection
         for i in range(5):
