@@ -67,6 +67,18 @@ struct cfg_rate {
     uint32_t set;
 };
 
+/* source-ip-max-*: a limit for each local source IP within CIDR. */
+#define CFG_SRCIP_MAX 4
+struct cfg_ip_limit {
+    struct cidr cidr;
+    uint32_t n;                     /* source-ip-max-smtp-out */
+    struct cfg_rate rate;           /* source-ip-max-msg-rate / -connect-rate */
+};
+struct cfg_ip_limits {
+    struct cfg_ip_limit l[CFG_SRCIP_MAX];
+    uint32_t n;
+};
+
 /* Settings of <domain> blocks (a queue's settings), merged from general to
  * specific: global *, then [*.]d, *.d, d; then the vmta's pool's blocks,
  * then the vmta's own (PowerMTA notes §1.1). */
@@ -113,6 +125,9 @@ struct cfg_domain_settings {
     uint32_t retry_after_dns_error; /* default 1m */
     char smtp_pattern_list[CFG_NAME_MAX];   /* "" = none */
     int use_default_smtp_patterns;  /* the built-in ISP list, default yes */
+    struct cfg_ip_limits src_max_conns;     /* source-ip-max-smtp-out CIDR N */
+    struct cfg_ip_limits src_msg_rate;      /* source-ip-max-msg-rate CIDR RATE */
+    struct cfg_ip_limits src_connect_rate;  /* source-ip-max-connect-rate CIDR RATE */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };

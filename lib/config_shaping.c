@@ -44,14 +44,90 @@ static int set_rate(const struct cfg_directive *d, void *base, uint64_t count, u
     return 0;
 }
 
+/* rate_value - PowerMTA's rate syntax: "unlimited", "0", or
+ * N/[M]UNIT with UNIT s|sec|m|min|h|hr|d|day (parse_rate takes the one
+ * letter forms). */
+static int rate_value(const char *value, uint64_t *count, uint64_t *period)
+{
+    static const char *const words[][2] = { { "sec", "s" }, { "min", "m" }, { "hr", "h" },
+                                            { "day", "d" } };
+    const char *slash = strchr(value, '/'), *unit;
+    char tmp[64];
+    size_t i, head;
+
+    if (strcmp(value, "0") == 0) {
+        *count = *period = 0;
+        return 0;
+    }
+    if (slash == NULL)
+        return parse_rate(value, count, period);     /* "unlimited" or an error */
+    for (unit = slash + 1; isdigit((unsigned char)*unit); unit++)
+        ;
+    head = (size_t)(unit - value);
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcasecmp(unit, words[i][0]) == 0) {
+            if (head + 2 > sizeof(tmp))
+                return -1;
+            memcpy(tmp, value, head);
+            strcpy(tmp + head, words[i][1]);
+            return parse_rate(tmp, count, period);
+        }
+    return parse_rate(value, count, period);
+}
+
 int cfg_apply_rate(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
                    void *base, char *why, size_t whylen)
 {
     uint64_t count, period;
 
-    if (parse_rate(value, &count, &period) < 0 || count > 100000000)
+    if (rate_value(value, &count, &period) < 0 || count > 100000000)
         return bad(why, whylen, "not a rate (e.g. 600/h, 83/10m or unlimited)", value);
     return set_rate(d, base, count, period, value, why, whylen);
+}
+
+/* "CIDR N" (source-ip-max-smtp-out) or "CIDR RATE": one more entry, or
+ * the same CIDR's entry replaced. */
+int cfg_apply_ip_limit(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                       void *base, char *why, size_t whylen)
+{
+    struct cfg_ip_limits *ls = (struct cfg_ip_limits *)((char *)base + d->off);
+    struct cfg_ip_limit e;
+    char cidr[80];
+    const char *arg;
+    size_t n = strcspn(value, " \t"), i;
+    uint64_t v, per;
+    int is_conns = strcmp(d->name, "source-ip-max-smtp-out") == 0;
+
+    memset(&e, 0, sizeof(e));
+    arg = value + n + strspn(value + n, " \t");
+    if (n == 0 || n >= sizeof(cidr) || *arg == '\0')
+        return bad(why, whylen, is_conns ? "expected CIDR N" : "expected CIDR RATE", value);
+    memcpy(cidr, value, n);
+    cidr[n] = '\0';
+    if (cidr_parse(cidr, &e.cidr) < 0)
+        return bad(why, whylen, "not a CIDR or IP address", cidr);
+    if (is_conns) {
+        if (strcasecmp(arg, "unlimited") == 0)
+            v = 0;
+        else if (parse_u64(arg, 1, 100000, &v) < 0)
+            return bad(why, whylen, "not a number between 1 and 100000, or unlimited", arg);
+        e.n = (uint32_t)v;
+    } else {
+        if (rate_value(arg, &v, &per) < 0 || v > 100000000 || (v && (per < 1 || per > 30 * DAY)))
+            return bad(why, whylen, "not a rate (e.g. 600/h, 83/10m or unlimited)", arg);
+        e.rate.count = v;
+        e.rate.period = v ? (uint32_t)per : 0;
+        e.rate.set = 1;
+    }
+    for (i = 0; i < ls->n; i++)
+        if (memcmp(&ls->l[i].cidr, &e.cidr, sizeof(e.cidr)) == 0)
+            break;
+    if (i == CFG_SRCIP_MAX)
+        return bad(why, whylen, "more than 4 CIDRs", value);
+    ls->l[i] = e;
+    if (i == ls->n)
+        ls->n++;
+    return 0;
 }
 
 /* "SIZE/[M]{s|m|h|d}": parse_rate on "1/[M]unit" gives the period. */
@@ -62,14 +138,14 @@ int cfg_apply_volume_rate(struct cfg_parser *p, const struct cfg_directive *d, c
     char size[64], per[64];
     uint64_t bytes, one, period;
 
-    if (strcasecmp(value, "unlimited") == 0)
+    if (strcasecmp(value, "unlimited") == 0 || strcmp(value, "0") == 0)
         return set_rate(d, base, 0, 0, value, why, whylen);
     if (slash == NULL || (size_t)(slash - value) >= sizeof(size)
         || snprintf(per, sizeof(per), "1%s", slash) >= (int)sizeof(per))
         return bad(why, whylen, "not a volume rate (e.g. 100M/h or unlimited)", value);
     memcpy(size, value, (size_t)(slash - value));
     size[slash - value] = '\0';
-    if (parse_size(size, &bytes) < 0 || bytes == 0 || parse_rate(per, &one, &period) < 0)
+    if (parse_size(size, &bytes) < 0 || bytes == 0 || rate_value(per, &one, &period) < 0)
         return bad(why, whylen, "not a volume rate (e.g. 100M/h or unlimited)", value);
     return set_rate(d, base, bytes, period, value, why, whylen);
 }

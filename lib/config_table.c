@@ -266,6 +266,16 @@ const struct cfg_directive cfg_table[] = {
       D(use_default_smtp_patterns, 54), .def = "yes",
       .help = "also apply Courser's built-in ISP rules (Gmail 4.7.0/4.7.28, Microsoft 4.7.650-660/RP-00x, Yahoo TSS04/TSS09/[TS0x]: backoff)" },
 
+    { .name = "source-ip-max-smtp-out", .scopes = CS_DOMAIN, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(src_max_conns, 55), .apply = cfg_apply_ip_limit, .syntax = "CIDR N",
+      .def = "unlimited", .help = "connections per local source IP (smtp-source-host) within CIDR for this queue; up to 4 lines" },
+    { .name = "source-ip-max-msg-rate", .scopes = CS_DOMAIN, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(src_msg_rate, 56), .apply = cfg_apply_ip_limit, .syntax = "CIDR RATE",
+      .def = "unlimited", .help = "max-msg-rate per local source IP within CIDR for this queue" },
+    { .name = "source-ip-max-connect-rate", .scopes = CS_DOMAIN, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(src_connect_rate, 57), .apply = cfg_apply_ip_limit, .syntax = "CIDR RATE",
+      .def = "unlimited", .help = "max-connect-rate per local source IP within CIDR for this queue" },
+
     /* ---- global: traffic shaping ---- */
     { .name = "smtp-pattern-list", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
       .help = "named reply patterns with actions (`reply /REGEX/ ACTIONS`), used by `<domain>` blocks" },

@@ -202,6 +202,8 @@ int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *
         void *base, char *why, size_t whylen);
 int cfg_apply_warmup_start(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
+int cfg_apply_ip_limit(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
 int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
 /* Open "<smtp-pattern-list NAME>". */

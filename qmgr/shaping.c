@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include "log.h"
+#include "net.h"
 #include "shaping.h"
 
 #define IDLE_FLOOR_S    2       /* smtp-out's POOL_IDLE_FLOOR */
@@ -51,6 +52,7 @@ void shaping_free(struct qmgr *m, struct queue *q)
         heap_remove(&m->qwake, &s->wake);
     free(s->vc);
     free(s->disabled);
+    free(s->hrl);
     free(s);
     q->shape = NULL;
 }
@@ -157,22 +159,117 @@ uint32_t shaping_seen_minute(const struct queue *q, int64_t now_ms)
     return n;
 }
 
-/* pick_host - the next smtp-source-host not disabled for q; -1 if the
- * vmta has none (system's choice), -2 if all are disabled. */
-static int32_t pick_host(struct qmgr *m, struct queue *q, int64_t now_ms)
+/* ip_limit - the source-ip-max-* entry of ls for ip (longest prefix), or NULL. */
+static const struct cfg_ip_limit *ip_limit(const struct cfg_ip_limits *ls, const char *ip)
 {
-    const struct cfg_vmta *v = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
+    const struct cfg_ip_limit *best = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len;
     uint32_t i;
 
+    if (ls->n == 0 || net_sockaddr(ip, 0, &ss, &len) < 0)
+        return NULL;
+    for (i = 0; i < ls->n; i++)
+        if (cidr_match(&ls->l[i].cidr, (struct sockaddr *)&ss)
+            && (best == NULL || ls->l[i].cidr.prefix > best->cidr.prefix))
+            best = &ls->l[i];
+    return best;
+}
+
+static int has_ip_limits(const struct queue *q)
+{
+    return q->s.src_max_conns.n || q->s.src_msg_rate.n || q->s.src_connect_rate.n;
+}
+
+/* host_rl - the per-source-IP rate state of host h (grown as needed). */
+static struct host_rl *host_rl(struct qshape *s, uint32_t h)
+{
+    if (h >= s->nhrl) {
+        uint32_t n = h + 1 > 8 ? h + 1 : 8;
+        struct host_rl *nh = realloc(s->hrl, n * sizeof(*nh));
+
+        if (nh == NULL)
+            return NULL;
+        memset(nh + s->nhrl, 0, (n - s->nhrl) * sizeof(*nh));
+        s->hrl = nh;
+        s->nhrl = n;
+    }
+    return &s->hrl[h];
+}
+
+/* host_msg_avail - recipients source IP h may take now under
+ * source-ip-max-msg-rate (want if none applies); 0 and *wake if none. */
+static uint32_t host_msg_avail(struct qshape *s, const struct queue *q, uint32_t h, const char *ip,
+                               int64_t now_ms, uint32_t want, int64_t *wake)
+{
+    const struct cfg_ip_limit *l = ip_limit(&q->s.src_msg_rate, ip);
+    struct host_rl *r;
+
+    if (l == NULL || l->rate.count == 0)
+        return want;
+    r = host_rl(s, h);
+    return r ? rate_avail(&r->msg, &l->rate, 1, now_ms, want, wake) : 0;
+}
+
+static uint32_t host_conns(const struct qshape *s, uint32_t h, int64_t now_ms)
+{
+    uint32_t i, n = 0;
+
+    for (i = 0; i < s->nvc; i++)
+        n += s->vc[i].host == h && vconn_alive(&s->vc[i], now_ms);
+    return n;
+}
+
+/* host_new_conn_ok - whether source IP h may open one more connection:
+ * source-ip-max-smtp-out and source-ip-max-connect-rate. */
+static int host_new_conn_ok(struct qshape *s, const struct queue *q, uint32_t h, const char *ip,
+                            int64_t now_ms, int64_t *wake)
+{
+    const struct cfg_ip_limit *c = ip_limit(&q->s.src_max_conns, ip);
+    const struct cfg_ip_limit *r = ip_limit(&q->s.src_connect_rate, ip);
+    struct host_rl *hr;
+
+    if (c && c->n && host_conns(s, h, now_ms) >= c->n)
+        return 0;               /* a job's end or an idle connection's makes q runnable */
+    if (r == NULL || r->rate.count == 0)
+        return 1;
+    hr = host_rl(s, h);
+    return hr != NULL && rate_avail(&hr->conn, &r->rate, 1, now_ms, 1, wake) > 0;
+}
+
+/* pick_host - the next smtp-source-host not disabled for q and within
+ * its source-ip-max-* limits; *avail clamps the recipients.  -1 if the
+ * vmta has none (system's choice), -2 if none may go now (*wake: the
+ * earliest a rate allows, 0 if only a connection's end can). */
+static int32_t pick_host(struct qmgr *m, struct queue *q, int64_t now_ms, uint32_t *avail,
+                         int64_t *wake)
+{
+    const struct cfg_vmta *v = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
+    int limits = has_ip_limits(q);
+    uint32_t i, n;
+    int64_t w;
+
+    *wake = 0;
     if (v == NULL || v->nhosts == 0)
         return -1;
     for (i = 0; i < v->nhosts; i++) {
         uint32_t h = (q->host_rr + i) % (uint32_t)v->nhosts;
+        const char *ip = v->hosts[h].ip;
 
-        if (!backoff_ip_disabled(q, v->hosts[h].ip, now_ms)) {
-            q->host_rr = h + 1;
-            return (int32_t)h;
+        if (backoff_ip_disabled(q, ip, now_ms))
+            continue;
+        if (limits) {
+            w = 0;
+            n = host_msg_avail(q->shape, q, h, ip, now_ms, *avail, &w);
+            if (n == 0 || !host_new_conn_ok(q->shape, q, h, ip, now_ms, &w)) {
+                if (w && (*wake == 0 || w < *wake))
+                    *wake = w;
+                continue;
+            }
+            *avail = n;
         }
+        q->host_rr = h + 1;
+        return (int32_t)h;
     }
     return -2;
 }
@@ -192,8 +289,8 @@ static int64_t earliest_reenable(const struct qshape *s)
 int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_grant *g)
 {
     struct qshape *s = q->shape;
-    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, maxc, left;
-    int64_t wake = 0, idle_min = 0;
+    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, maxc, left, avail;
+    int64_t wake = 0, idle_min = 0, ip_wake = 0;
     int32_t host;
 
     memset(g, 0, sizeof(*g));
@@ -252,6 +349,18 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
 
             if (vm && v->host < vm->nhosts && backoff_ip_disabled(q, vm->hosts[v->host].ip, now_ms))
                 continue;
+            if (vm && v->host < vm->nhosts && has_ip_limits(q)) {
+                int64_t w = 0;
+                uint32_t n = host_msg_avail(s, q, v->host, vm->hosts[v->host].ip, now_ms,
+                                            g->max_rcpt, &w);
+
+                if (n == 0) {
+                    if (w && (ip_wake == 0 || w < ip_wake))
+                        ip_wake = w;
+                    continue;
+                }
+                g->max_rcpt = n;
+            }
             g->vc = (int32_t)i;
         }
     }
@@ -274,14 +383,24 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
         arm(m, s, wake);
         return 0;
     }
-    host = pick_host(m, q, now_ms);
+    avail = g->max_rcpt;
+    host = pick_host(m, q, now_ms, &avail, &wake);
     if (host == -2) {
-        wake = earliest_reenable(s);
-        if (wake)
-            arm(m, s, wake);
-        return 0;               /* every source IP disabled */
+        /* every source IP disabled or at its source-ip-max-* limits */
+        int64_t t = earliest_reenable(s);
+
+        if (wake && (t == 0 || wake < t))
+            t = wake;
+        if (ip_wake && (t == 0 || ip_wake < t))
+            t = ip_wake;
+        if (idle_min && (t == 0 || idle_min < t))
+            t = idle_min;
+        if (t)
+            arm(m, s, t);
+        return 0;
     }
     g->host = host;
+    g->max_rcpt = avail;
     return 1;
 }
 
@@ -319,6 +438,20 @@ void shaping_commit(struct qmgr *m, struct queue *q, struct job *j, const struct
         uint32_t v = s->seen[(now_ms / 1000) % 60] + j->nrcpt;
 
         s->seen[(now_ms / 1000) % 60] = (uint16_t)(v > UINT16_MAX ? UINT16_MAX : v);
+    }
+    if (has_ip_limits(q) && j->host != UINT32_MAX) {
+        const struct cfg_vmta *vm = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
+        struct host_rl *hr = vm && j->host < vm->nhosts ? host_rl(s, j->host) : NULL;
+
+        if (hr) {
+            const struct cfg_ip_limit *l = ip_limit(&q->s.src_msg_rate, vm->hosts[j->host].ip);
+
+            if (l)
+                rate_take(&hr->msg, &l->rate, now_ms, j->nrcpt);
+            l = ip_limit(&q->s.src_connect_rate, vm->hosts[j->host].ip);
+            if (l && k < 0)
+                rate_take(&hr->conn, &l->rate, now_ms, 1);
+        }
     }
     if (k < 0) {
         rate_take(&s->conn_rl, shaping_connect_rate(q), now_ms, 1);

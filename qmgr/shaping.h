@@ -82,6 +82,10 @@ struct qshape {
      * so the common queue stays small (10,000s of queues) */
     struct disabled_ip { char ip[64]; int64_t until; } *disabled;
     uint32_t ndisabled;
+    /* source-ip-max-msg-rate / -connect-rate per smtp-source-host index,
+     * allocated when the queue has such limits */
+    struct host_rl { struct rate_limit msg, conn; } *hrl;
+    uint32_t nhrl;
 };
 /* A free slot in s->disabled (allocating the array), or NULL. */
 struct disabled_ip *shaping_disabled_slot(struct qshape *s);

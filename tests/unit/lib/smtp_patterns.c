@@ -158,6 +158,10 @@ static void test_config(void **state)
         "  smtp-pattern-list isp\n"
         "  use-default-smtp-patterns no\n"
         "  retry-after-dns-error 2m\n"
+        "  source-ip-max-smtp-out 192.0.2.0/24 3\n"
+        "  source-ip-max-smtp-out 192.0.2.0/24 4\n"
+        "  source-ip-max-msg-rate 192.0.2.7 10/min\n"
+        "  max-connect-rate 5/2hr\n"
         "</domain>\n", err, sizeof(err));
 
     if (cfg == NULL)
@@ -188,6 +192,13 @@ static void test_config(void **state)
     assert_int_equal(d.use_default_smtp_patterns, 0);
     assert_int_equal(d.retry_after_dns_error, 120);
     assert_string_equal(d.smtp_pattern_list, "isp");
+    assert_int_equal(d.src_max_conns.n, 1);                 /* same CIDR: replaced */
+    assert_int_equal(d.src_max_conns.l[0].n, 4);
+    assert_int_equal(d.src_msg_rate.n, 1);
+    assert_int_equal(d.src_msg_rate.l[0].rate.count, 10);
+    assert_int_equal(d.src_msg_rate.l[0].rate.period, 60);
+    assert_int_equal(d.connect_rate.count, 5);              /* PowerMTA's long unit names */
+    assert_int_equal(d.connect_rate.period, 7200);
     assert_non_null(config_find_smtp_list(cfg, "ISP"));
     assert_int_equal(config_find_smtp_list(cfg, "isp")->n, 2);
     assert_null(config_find_smtp_list(cfg, "other"));

@@ -21,6 +21,9 @@ static const char *conf =
     "<virtual-mta v1>\n smtp-source-host 192.0.2.1 a.mta.test\n smtp-source-host 192.0.2.2 b.mta.test\n"
     " <domain *>\n  smtp-pattern-list lst\n </domain>\n</virtual-mta>\n"
     "<virtual-mta cold>\n warmup-schedule 3, 5\n</virtual-mta>\n"
+    "<virtual-mta v2>\n smtp-source-host 192.0.2.1 a.mta.test\n smtp-source-host 192.0.2.2 b.mta.test\n"
+    " <domain *>\n  source-ip-max-smtp-out 192.0.2.0/24 1\n  source-ip-max-msg-rate 192.0.2.1 1/sec\n"
+    " </domain>\n</virtual-mta>\n"
     "<virtual-mta dated>\n warmup-schedule 2,4,8\n warmup-start 2027-01-14\n</virtual-mta>\n"
     "<domain *>\n max-smtp-out 4\n max-rcpt-per-transaction 1\n retry-after 10m\n</domain>\n"
     "<domain rate.test>\n max-msg-rate 120/m\n max-connect-rate 60/m\n</domain>\n"
@@ -517,6 +520,37 @@ static void test_delete_job(void **state)
     qmgr_free(&m);
 }
 
+static void test_source_ip_limits(void **state)
+{
+    struct qmgr m;
+    struct worker *w;
+    struct qmsg *msg;
+    size_t i;
+
+    t_init(&m, cfg);
+    w = worker_add(&m, NULL, 1, 100);
+    msg = t_message(&m, t_qid(1), T0, "v2", "a@s.test", "b@s.test", "c@s.test", "d@s.test",
+                    "e@s.test", NULL);
+    message_schedule(&m, msg, NOW);
+    dispatch_run(&m, NOW);
+    /* max-smtp-out 4, but one connection per source IP */
+    assert_int_equal(t_njobs, 2);
+    assert_string_not_equal(t_jobs[0].source_ip, t_jobs[1].source_ip);
+    for (i = 0; i < 2; i++)
+        if (strcmp(t_jobs[i].source_ip, "192.0.2.1") == 0)
+            reply(&m, w, &t_jobs[i], 250, "2.0.0", "250 ok", 0, NOW + 10);
+    /* 192.0.2.1's connection is free, but its 1/sec rate is not: wait */
+    dispatch_run(&m, NOW + 20);
+    assert_int_equal(t_njobs, 2);
+    assert_int_equal(schedule_next_ms(&m), NOW + 1000);
+    schedule_run_timers(&m, NOW + 1000);
+    dispatch_run(&m, NOW + 1000);
+    assert_int_equal(t_njobs, 3);
+    assert_string_equal(t_jobs[2].source_ip, "192.0.2.1");
+    assert_ptr_equal(t_jobs[2].w, w);
+    qmgr_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sources_and_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_ip_limits, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
