@@ -289,7 +289,7 @@ static int64_t earliest_reenable(const struct qshape *s)
 int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_grant *g)
 {
     struct qshape *s = q->shape;
-    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, maxc, left, avail;
+    uint32_t want = q->s.max_rcpt_per_transaction, i, alive = 0, busy = 0, maxc, left, avail;
     int64_t wake = 0, idle_min = 0, ip_wake = 0;
     int32_t host;
 
@@ -340,8 +340,10 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
         if (!vconn_alive(v, now_ms))
             continue;
         alive++;
-        if (v->busy)
+        if (v->busy) {
+            busy++;
             continue;
+        }
         if (idle_min == 0 || v->alive_until < idle_min)
             idle_min = v->alive_until;
         if (g->vc < 0 && now_ms < v->reuse_until && !v->w->broken && v->w->inflight < v->w->slots) {
@@ -364,12 +366,16 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
             g->vc = (int32_t)i;
         }
     }
+    /* in backoff (or probing) the limit can be below the connections
+     * still cached: cached ones beyond it stay unused until they close */
+    maxc = shaping_max_conns(q);
+    if (busy >= maxc)
+        return 0;               /* a job's end makes q runnable */
     if (g->vc >= 0) {
         g->w = s->vc[g->vc].w;
         g->host = (int32_t)s->vc[g->vc].host;
         return 1;
     }
-    maxc = shaping_max_conns(q);
     if (alive >= maxc) {
         /* busy ones: job_free makes q runnable; idle ones: their end */
         if (idle_min)

@@ -254,6 +254,9 @@ static void test_backoff(void **state)
     q = msg->r[0].q;
     dispatch_run(&m, NOW);
     assert_int_equal(t_njobs, 8);               /* 8 connections, no rate */
+    (void)queue_msg(&m, 2, "bo.test", 8);       /* more mail waits behind them */
+    dispatch_run(&m, NOW);
+    assert_int_equal(t_njobs, 10);              /* max-smtp-out 10 */
     assert_int_equal(q->shape->mode, QM_NORMAL);
     /* a list rule: backoff with its own return time (30 s) */
     reply(&m, w, &t_jobs[0], 452, "4.3.1", "452 slow down please", 0, NOW + 100);
@@ -274,10 +277,12 @@ static void test_backoff(void **state)
      * queue's backoff-to-normal-after (5m) */
     reply(&m, w, &t_jobs[1], 421, "4.7.0", "421 4.7.0 Try again later", 0, NOW + 300);
     assert_int_equal(q->shape->backoff_until, NOW + 300 + 300000);
-    /* 6 jobs still busy > 5: nothing new goes */
+    /* 8 jobs still busy, 2 connections idle in the cache: backoff's limit
+     * of 5 means none of them is used */
     k = t_njobs;
     dispatch_run(&m, NOW + 400);
     assert_int_equal(t_njobs, k);
+    assert_int_equal(shaping_conns(q, NOW + 400), 10);
     /* mode=normal rule on a 250 */
     reply(&m, w, &t_jobs[2], 250, "2.0.0", "250 2.0.0 welcome back", 0, NOW + 500);
     assert_int_equal(q->shape->mode, QM_NORMAL);
