@@ -47,6 +47,12 @@ static int queue_matches(const struct queue *q, const char *spec)
 
 void control_apply_pauses(struct qmgr *m, struct queue *q, int64_t now_ms)
 {
+    /* a queue held only by hold-domain follows the configuration (reload) */
+    if (q->shape->paused && strcmp(q->shape->pause_reason, "hold-domain") == 0) {
+        q->shape->paused = 0;
+        q->shape->pause_reason[0] = '\0';
+        queue_mark_runnable(m, q);
+    }
     struct qpause *p = hmap_get(&m->pauses, q->name);
     char anyv[PROTO_NAME_MAX + 3];
 
@@ -60,14 +66,18 @@ void control_apply_pauses(struct qmgr *m, struct queue *q, int64_t now_ms)
     if (now_ms == 0)
         now_ms = (int64_t)time(NULL) * 1000;
     if (p != NULL) {
+        if (p->paused && !q->shape->paused)
+            q->shape->paused_since = now_ms;
         q->shape->paused = (uint8_t)p->paused;
-        snprintf(q->shape->pause_reason, sizeof(q->shape->pause_reason), "paused by mtactl");
-    } else if (m->cfg && config_is_held_domain(m->cfg, q->domain)) {
+        snprintf(q->shape->pause_reason, sizeof(q->shape->pause_reason), "%s",
+                 p->paused ? "paused by mtactl" : "");
+        if (!p->paused)
+            queue_mark_runnable(m, q);
+    } else if (!q->shape->paused && m->cfg && config_is_held_domain(m->cfg, q->domain)) {
         q->shape->paused = 1;
+        q->shape->paused_since = now_ms;
         snprintf(q->shape->pause_reason, sizeof(q->shape->pause_reason), "hold-domain");
     }
-    if (q->shape->paused)
-        q->shape->paused_since = now_ms;
 }
 
 static int spec_ok(const char *s)

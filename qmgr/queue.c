@@ -85,13 +85,18 @@ static void queue_settings(const struct config *cfg, struct queue *q)
 
 static void reconf_cb(void *val, void *arg)
 {
-    queue_settings(arg, val);
+    struct qmgr *m = arg;
+    struct queue *q = val;
+
+    queue_settings(m->cfg, q);
+    if (q->shape)
+        control_apply_pauses(m, q, 0);      /* hold-domain lines may have changed */
 }
 
 void qmgr_reconfigure(struct qmgr *m, struct config *cfg)
 {
     m->cfg = cfg;
-    hmap_each(&m->queues, reconf_cb, cfg);
+    hmap_each(&m->queues, reconf_cb, m);
 }
 
 /* queue_get - the queue for domain (lower-case) via vmta, created on first use. */

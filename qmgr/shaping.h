@@ -164,7 +164,8 @@ int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int6
 void shaping_status(struct qmgr *m, int64_t now_ms, struct buf *out);
 /* The state part of a `show queues` line. */
 void shaping_describe(struct queue *q, int64_t now_ms, struct buf *out);
-/* The manual pause state for a new queue (pause list, hold-domain). */
+/* The pause state of a new queue, or of every queue after a reload:
+ * mtactl pauses/resumes first, then hold-domain. */
 void control_apply_pauses(struct qmgr *m, struct queue *q, int64_t now_ms);
 
 #endif

@@ -556,6 +556,41 @@ static void test_source_ip_limits(void **state)
     qmgr_free(&m);
 }
 
+static void test_hold_reload(void **state)
+{
+    struct qmgr m;
+    struct qmsg *msg;
+    struct queue *q;
+    struct config *held = t_config("hold-domain [*.]h.test\n");
+    char *resume[] = { (char *)"resume", (char *)"queue", (char *)"x.h.test" };
+    struct buf out;
+
+    t_init(&m, cfg);
+    (void)worker_add(&m, NULL, 1, 100);
+    msg = t_message(&m, t_qid(1), T0, NULL, "a@h.test", "b@x.h.test", NULL);
+    message_schedule(&m, msg, NOW);
+    q = msg->r[0].q;
+    /* a reload that adds hold-domain holds the live queues too */
+    qmgr_reconfigure(&m, held);
+    assert_string_equal(shaping_mode_name(q, NOW), "paused");
+    assert_string_equal(shaping_mode_name(msg->r[1].q, NOW), "paused");
+    dispatch_run(&m, NOW);
+    assert_int_equal(t_njobs, 0);
+    /* mtactl resume wins over hold-domain, also across reloads */
+    buf_init(&out, 4096);
+    assert_int_equal(control_run(&m, 3, resume, &out, NOW), 0);
+    qmgr_reconfigure(&m, held);
+    assert_string_equal(shaping_mode_name(msg->r[1].q, NOW), "normal");
+    /* a reload without the line releases what it held */
+    qmgr_reconfigure(&m, cfg);
+    assert_string_equal(shaping_mode_name(q, NOW), "normal");
+    dispatch_run(&m, NOW);
+    assert_int_equal(t_njobs, 2);
+    buf_free(&out);
+    qmgr_free(&m);
+    config_free(held);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_ip_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_reload, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
