@@ -24,7 +24,7 @@ static _Noreturn void usage(void)
             "usage: mtactl [-c FILE] COMMAND\n"
             "commands:\n"
             "  status              daemons, their state and restarts; queue totals\n"
-            "  show queues         the delivery queues (domain/vmta), mode, since, reason\n"
+            "  show queues [--mode=M|--paused]  the delivery queues (domain/vmta), mode, since, reason\n"
             "  show settings D[/V] [--vmta V]  effective limits of a queue\n"
             "  pause|resume queue D[/V]        stop / restart delivery of a queue\n"
             "  schedule D[/V]      retry a queue now\n"

@@ -320,6 +320,21 @@ static void test_connect_failure_and_pause(void **state)
     until = q->shape->retry_until;
     assert_true(until >= NOW + 10 + 540000 && until <= NOW + 10 + 660000);  /* retry-after 10m */
     assert_string_equal(shaping_mode_name(q, NOW + 20), "retry");
+    {
+        char *sq[] = { (char *)"show", (char *)"queues", (char *)"--mode=retry" };
+        char *sn[] = { (char *)"show", (char *)"queues", (char *)"--mode=normal" };
+        struct buf b;
+
+        buf_init(&b, 1 << 16);
+        assert_int_equal(control_run(&m, 3, sq, &b, NOW + 20), 0);
+        assert_non_null(strstr(b.data, "dead.test/{default}  queued=8"));
+        assert_non_null(strstr(b.data, "mode=retry"));
+        assert_non_null(strstr(b.data, "reason=\"4.4.1 connect to x: Connection refused\""));
+        buf_reset(&b);
+        assert_int_equal(control_run(&m, 3, sn, &b, NOW + 20), 0);
+        assert_string_equal(b.data, "no queue in mode normal\n");
+        buf_free(&b);
+    }
     /* the other jobs end (failed too): nothing new while the queue waits */
     for (k = 1; k < 4; k++)
         reply(&m, w, &t_jobs[k], 421, "4.4.1", "4.4.1 connect to x: refused", 1, NOW + 20);
