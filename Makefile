@@ -57,8 +57,11 @@ $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 # Unit test tests/unit/DAEMON/NAME.c links lib and DAEMON's objects except
 # main.o; tests/unit/lib/NAME.c links lib only.
 test_objs = $(if $(filter lib,$(1)),,$($(1)_LIBOBJS))
+# (a '%' written in a pattern rule's prerequisites is replaced by the stem,
+# so the daemon's folder is taken from the stem by a function defined here)
+test_daemon = $(patsubst %/,%,$(dir $(1)))
 .SECONDEXPANSION:
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA) $$(call test_objs,$$(patsubst %/,%,$$(dir $$*)))
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) $$(call test_objs,$$(call test_daemon,$$*))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(patsubst %/,%,$(dir $*))) $(LIBA) $(LDLIBS) -lcmocka
 

@@ -186,6 +186,7 @@ static int block_named(struct cfg_parser *p, const char *arg, struct cfg_block *
         snprintf(v->name, sizeof(v->name), "%s", arg);
         snprintf(v->file, sizeof(v->file), "%s", p->file);
         v->line = p->line;
+        v->warmup_start_day = -1;
         b->index = cfg->nvmtas - 1;
     } else {
         struct cfg_pool *pl = cfg_array_add(&cfg->pools, &cfg->npools, sizeof(*pl), CFG_POOLS_MAX);
@@ -331,6 +332,9 @@ static int open_block(struct cfg_parser *p, char *inner)
     } else if (strcmp(d->name, "pattern-list") == 0) {
         b.scope = CS_PATTERN;
         rc = cfg_pattern_list_block(p, arg, &b.index, why, sizeof(why));
+    } else if (strcmp(d->name, "smtp-pattern-list") == 0) {
+        b.scope = CS_SMTPPAT;
+        rc = cfg_smtp_list_block(p, arg, &b, why, sizeof(why));
     } else {
         return fail(p, "%s:%d: <%s>: no handler (bug)", p->file, p->line, d->name);
     }
@@ -652,6 +656,11 @@ static int check_refs(struct cfg_parser *p)
                 (void)fail(p, "%s:%d: %s: no such named <source>: '%s'", r->file, r->line,
                            r->directive, q);
             break;
+        case REF_SMTP_LIST:
+            if (config_find_smtp_list(cfg, r->name) == NULL)
+                return fail(p, "%s:%d: %s: no such <smtp-pattern-list>: '%s'", r->file, r->line,
+                            r->directive, q);
+            break;
         }
     }
     return recover(p);
@@ -788,6 +797,7 @@ void config_free(struct config *cfg)
     free(cfg->relay_domains);
     free(cfg->domain_keys);
     cfg_route_free(cfg);
+    cfg_shaping_free(cfg);
     free(cfg);
 }
 

@@ -21,6 +21,9 @@
 
 #define CFG_NAME_MAX   256
 #define CFG_RETRY_MAX  30
+#define CFG_WARMUP_MAX 120          /* warmup-schedule steps (days) */
+
+struct smtp_pattern_list;
 
 struct cfg_listener {
     char ip[64];                /* "0.0.0.0", "127.0.0.1", "::1" */
@@ -65,6 +68,26 @@ struct cfg_source {
     struct cfg_source_settings s;
 };
 
+/* A rate "N/[M]{s|m|h|d}": count per period seconds.  count 0 =
+ * unlimited; set = written in the file (backoff twins: unset = derived). */
+struct cfg_rate {
+    uint64_t count;
+    uint32_t period;
+    uint32_t set;
+};
+
+/* source-ip-max-*: a limit for each local source IP within CIDR. */
+#define CFG_SRCIP_MAX 4
+struct cfg_ip_limit {
+    struct cidr cidr;
+    uint32_t n;                     /* source-ip-max-smtp-out */
+    struct cfg_rate rate;           /* source-ip-max-msg-rate / -connect-rate */
+};
+struct cfg_ip_limits {
+    struct cfg_ip_limit l[CFG_SRCIP_MAX];
+    uint32_t n;
+};
+
 /* Settings of <domain> blocks (a queue's settings), merged from general to
  * specific: global *, then [*.]d, *.d, d; then the vmta's pool's blocks,
  * then the vmta's own (PowerMTA notes §1.1). */
@@ -97,6 +120,26 @@ struct cfg_domain_settings {
     /* routing (issue 3) */
     char queue_to[CFG_NAME_MAX];    /* share the queue NAME/vmta, "" = own queue */
     int disable_mx_rollup;          /* default no */
+    /* traffic shaping (issue 4; docs/shaping.md) */
+    struct cfg_rate msg_rate;       /* max-msg-rate: recipients attempted per period */
+    struct cfg_rate connect_rate;   /* max-connect-rate (max-conn-rate): new connections */
+    struct cfg_rate volume_rate;    /* max-data-volume-rate: message bytes sent */
+    uint32_t msg_burst;             /* max-msg-rate-burst, default 1 (smooth) */
+    uint32_t connect_burst;         /* max-connect-rate-burst, default 1 */
+    uint32_t backoff_max_smtp_out;  /* 0 = derived (half, never more than in use) */
+    struct cfg_rate backoff_msg_rate;       /* unset = derived (half) */
+    struct cfg_rate backoff_connect_rate;   /* unset = derived (half) */
+    struct cfg_rate backoff_volume_rate;    /* unset = max-data-volume-rate */
+    uint32_t backoff_retry_after[CFG_RETRY_MAX];
+    uint32_t nbackoff_retry;        /* 0 = twice retry-after */
+    uint32_t backoff_to_normal_after;   /* seconds, 0 = never; default 1h */
+    int backoff_to_normal_after_delivery;   /* default no */
+    uint32_t retry_after_dns_error; /* default 1m */
+    char smtp_pattern_list[CFG_NAME_MAX];   /* "" = none */
+    int use_default_smtp_patterns;  /* the built-in ISP list, default yes */
+    struct cfg_ip_limits src_max_conns;     /* source-ip-max-smtp-out CIDR N */
+    struct cfg_ip_limits src_msg_rate;      /* source-ip-max-msg-rate CIDR RATE */
+    struct cfg_ip_limits src_connect_rate;  /* source-ip-max-connect-rate CIDR RATE */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -135,6 +178,10 @@ struct cfg_vmta {
     int line;
     struct cfg_domain_key *keys;    /* domain-key in this vmta (wins over global) */
     size_t nkeys;
+    /* warm-up (issue 4): daily recipient caps, day 1 first */
+    uint32_t warmup[CFG_WARMUP_MAX];    /* warmup-schedule */
+    uint32_t nwarmup;               /* 0 = none (warm) */
+    int64_t warmup_start_day;       /* warmup-start as days since 1970-01-01 UTC; -1 = first use */
 };
 
 struct cfg_pool {
@@ -227,6 +274,9 @@ struct config {
     struct cfg_rollup *rollups;     size_t nrollups;     /* <mx-rollup-list> */
     char invalid_vmta_fallback[CFG_NAME_MAX]; /* "" = refuse an unknown X-Virtual-MTA */
     uint64_t digest;                /* of every byte read (config_reload.c) */
+    /* traffic shaping (issue 4) */
+    struct smtp_pattern_list **smtp_lists; size_t nsmtp_lists;  /* <smtp-pattern-list> */
+    char (*hold_domains)[CFG_NAME_MAX]; size_t nhold_domains;   /* hold-domain */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -264,6 +314,10 @@ int config_is_relay_domain(const struct config *cfg, const char *domain);
 uint64_t config_digest_add(uint64_t h, const void *p, size_t n);
 int config_digest_publish(const struct config *cfg, char *err, size_t errlen);
 int config_digest_verify(const struct config *cfg, char *err, size_t errlen);
+/* The <smtp-pattern-list> named name, or NULL. */
+const struct smtp_pattern_list *config_find_smtp_list(const struct config *cfg, const char *name);
+/* Whether domain is held by a hold-domain line. */
+int config_is_held_domain(const struct config *cfg, const char *domain);
 
 /* Write docs/config.md (Markdown) from the directive table. */
 int config_write_docs(FILE *out);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const unsigned doc_scopes[] = {
-    CS_GLOBAL, CS_LISTENER, CS_SOURCE, CS_VMTA, CS_POOL, CS_DOMAIN, CS_ACCT, CS_SPOOL,
+    CS_GLOBAL, CS_LISTENER, CS_SOURCE, CS_VMTA, CS_POOL, CS_DOMAIN, CS_ACCT, CS_SPOOL, CS_SMTPPAT,
     CS_PATTERN, CS_ROLLUP,
 };
 

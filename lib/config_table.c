@@ -35,6 +35,10 @@ _Static_assert(offsetof(struct cfg_domain_settings, nretry)
                == offsetof(struct cfg_domain_settings, retry_after)
                   + sizeof(((struct cfg_domain_settings *)0)->retry_after),
                "nretry must follow retry_after");
+_Static_assert(offsetof(struct cfg_domain_settings, nbackoff_retry)
+               == offsetof(struct cfg_domain_settings, backoff_retry_after)
+                  + sizeof(((struct cfg_domain_settings *)0)->backoff_retry_after),
+               "nbackoff_retry must follow backoff_retry_after");
 #define D_RETRY .store = CST_DOMAIN, .off = offsetof(struct cfg_domain_settings, retry_after), \
     .size = offsetof(struct cfg_domain_settings, nretry) + sizeof(uint32_t) \
             - offsetof(struct cfg_domain_settings, retry_after), .bit = 1
@@ -269,6 +273,88 @@ const struct cfg_directive cfg_table[] = {
       .apply = cfg_apply_pattern_rule, .syntax = "/REGEX/[i] virtual-mta=VMTA", .def = "(none)",
       .help = "any RCPT TO address matches REGEX (the result applies to the whole message, as in PowerMTA)" },
 
+    /* ---- <domain>: traffic shaping (issue 4; docs/shaping.md) ---- */
+    { .name = "max-msg-rate", .scopes = CS_DOMAIN, .type = CT_SPECIAL, D(msg_rate, 40),
+      .apply = cfg_apply_rate, .syntax = "N/[M]{s|m|h|d} or unlimited", .def = "unlimited",
+      .help = "recipients attempted per interval per queue, spread evenly (600/h = one every 6 s) unless max-msg-rate-burst allows more" },
+    { .name = "max-connect-rate", .synonyms = "max-conn-rate", .scopes = CS_DOMAIN, .type = CT_SPECIAL,
+      D(connect_rate, 41), .apply = cfg_apply_rate, .syntax = "N/[M]{s|m|h|d} or unlimited",
+      .def = "unlimited", .help = "new connections per interval per queue, spread evenly" },
+    { .name = "max-data-volume-rate", .scopes = CS_DOMAIN, .type = CT_SPECIAL, D(volume_rate, 42),
+      .apply = cfg_apply_volume_rate, .syntax = "SIZE/[M]{s|m|h|d} or unlimited", .def = "unlimited",
+      .help = "message bytes sent per interval per queue (e.g. 100M/h)" },
+    { .name = "max-msg-rate-burst", .scopes = CS_DOMAIN, .type = CT_U32, D(msg_burst, 43),
+      .min = 1, .max = 1000000, .def = "1",
+      .help = "recipients that may go at once above the even spacing of max-msg-rate (Courser's)" },
+    { .name = "max-connect-rate-burst", .scopes = CS_DOMAIN, .type = CT_U32, D(connect_burst, 44),
+      .min = 1, .max = 1000000, .def = "1",
+      .help = "connections that may open at once above the even spacing of max-connect-rate (Courser's)" },
+    { .name = "backoff-max-smtp-out", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_U32,
+      D(backoff_max_smtp_out, 45), .min = 1, .max = 100000,
+      .def = "(half of max-smtp-out)",
+      .help = "max-smtp-out in backoff mode; never more than the connections open when backoff began" },
+    { .name = "backoff-max-msg-rate", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      D(backoff_msg_rate, 46), .apply = cfg_apply_rate, .syntax = "N/[M]{s|m|h|d} or unlimited",
+      .def = "(half of max-msg-rate, or of the rate of the last minute)",
+      .help = "max-msg-rate in backoff mode" },
+    { .name = "backoff-max-connect-rate", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      D(backoff_connect_rate, 47), .apply = cfg_apply_rate, .syntax = "N/[M]{s|m|h|d} or unlimited",
+      .def = "(half of max-connect-rate)", .help = "max-connect-rate in backoff mode" },
+    { .name = "backoff-max-data-volume-rate", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(backoff_volume_rate, 48), .apply = cfg_apply_volume_rate,
+      .syntax = "SIZE/[M]{s|m|h|d} or unlimited", .def = "(max-data-volume-rate)",
+      .help = "max-data-volume-rate in backoff mode" },
+    { .name = "backoff-retry-after", .scopes = CS_DOMAIN, .type = CT_SPECIAL, .store = CST_DOMAIN, .off = offsetof(struct cfg_domain_settings, backoff_retry_after),
+      .size = sizeof(((struct cfg_domain_settings *)0)->backoff_retry_after) + sizeof(uint32_t), .bit = 49,
+      .apply = cfg_apply_interval_list, .syntax = "interval list", .flags = CDF_DEF_TEXT,
+      .def = "(twice retry-after)",
+      .help = "retry-after while the queue is in backoff mode (PowerMTA's default is 1h; Courser's built-in ISP rules enter backoff on their own, so the default only doubles the queue's retry-after)" },
+    { .name = "backoff-to-normal-after", .scopes = CS_DOMAIN, .type = CT_SPECIAL,
+      D(backoff_to_normal_after, 50), .apply = cfg_apply_interval_never, .syntax = "interval or never",
+      .def = "1h", .help = "return from backoff to normal mode this long after the last backoff reply (PowerMTA's default is never)" },
+    { .name = "backoff-to-normal-after-delivery", .scopes = CS_DOMAIN, .type = CT_BOOL,
+      D(backoff_to_normal_after_delivery, 51), .def = "no",
+      .help = "return from backoff to normal mode upon the first delivery" },
+    { .name = "retry-after-dns-error", .scopes = CS_DOMAIN, .type = CT_INTERVAL,
+      D(retry_after_dns_error, 52), .min = 1, .max = 30 * DAY, .def = "1m",
+      .help = "wait before retrying after a DNS failure (also in backoff mode)" },
+    { .name = "smtp-pattern-list", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      D(smtp_pattern_list, 53), .apply = cfg_apply_smtp_list_ref, .syntax = "NAME", .def = "(none)",
+      .help = "the `<smtp-pattern-list>` whose rules act on this queue's replies (checked before the built-in ISP rules)" },
+    { .name = "use-default-smtp-patterns", .scopes = CS_DOMAIN, .type = CT_BOOL,
+      D(use_default_smtp_patterns, 54), .def = "yes",
+      .help = "also apply Courser's built-in ISP rules (Gmail 4.7.0/4.7.28, Microsoft 4.7.650-660/RP-00x, Yahoo TSS04/TSS09/[TS0x]: backoff)" },
+
+    { .name = "source-ip-max-smtp-out", .scopes = CS_DOMAIN, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(src_max_conns, 55), .apply = cfg_apply_ip_limit, .syntax = "CIDR N",
+      .def = "unlimited", .help = "connections per local source IP (smtp-source-host) within CIDR for this queue; up to 4 lines" },
+    { .name = "source-ip-max-msg-rate", .scopes = CS_DOMAIN, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(src_msg_rate, 56), .apply = cfg_apply_ip_limit, .syntax = "CIDR RATE",
+      .def = "unlimited", .help = "max-msg-rate per local source IP within CIDR for this queue" },
+    { .name = "source-ip-max-connect-rate", .scopes = CS_DOMAIN, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, D(src_connect_rate, 57), .apply = cfg_apply_ip_limit, .syntax = "CIDR RATE",
+      .def = "unlimited", .help = "max-connect-rate per local source IP within CIDR for this queue" },
+
+    /* ---- global: traffic shaping ---- */
+    { .name = "smtp-pattern-list", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
+      .help = "named reply patterns with actions (`reply /REGEX/ ACTIONS`), used by `<domain>` blocks" },
+    { .name = "hold-domain", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_hold_domain, .syntax = "domain pattern", .def = "(none)",
+      .help = "start with the queues of this domain paused (mail is accepted and kept); `mtactl resume queue` releases them" },
+
+    /* ---- <virtual-mta>: warm-up (issue 4) ---- */
+    { .name = "warmup-schedule", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_warmup_schedule, .syntax = "count list (day 1, day 2, ...)", .def = "(none: warm)",
+      .help = "daily caps of recipients sent through this virtual MTA while its IPs warm up, one step per day (UTC); after the last step no cap; what exceeds today's cap waits for tomorrow" },
+    { .name = "warmup-start", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_warmup_start, .syntax = "YYYY-MM-DD", .def = "(the first day mail goes out)",
+      .help = "day 1 of warmup-schedule (UTC); without it, the first day qmgr sends through the virtual MTA (kept in the spool's state/warmup)" },
+
+    /* ---- <smtp-pattern-list> ---- */
+    { .name = "reply", .scopes = CS_SMTPPAT, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_smtp_reply, .syntax = "/REGEX/ ACTION[,ACTION...]", .def = "(none)",
+      .help = "when a reply matches (case-insensitive): mode=backoff, mode=normal, backoff-to-normal-after=T, bounce-queue, bounce-rcpt, defer-queue, disable-source-ip, reenable-after=T (skip-mx: not yet)" },
+
     /* ---- <acct-file> ---- */
     { .name = "records", .scopes = CS_ACCT, .type = CT_SPECIAL, A(records), .apply = cfg_apply_records,
       .syntax = "record type list", .def = "d,b",
@@ -280,26 +366,14 @@ const struct cfg_directive cfg_table[] = {
       .max = 1ULL << 40, .def = "250M", .help = "rotate the file when it grows past this; 0 = never" },
 
     /* ---- PowerMTA directives Courser does not implement yet ---- */
-    NOTYET("max-msg-rate", "recipients per interval per queue"),
-    NOTYET("max-connect-rate", "new connections per interval"),
-    NOTYET("max-data-volume-rate", "bytes per interval"),
-    NOTYET("max-conn-rate", "(FAQ name of max-connect-rate)"),
     NOTYET("max-errors-per-connection", "drop a connection after N recipient errors"),
-    NOTYET("backoff-max-smtp-out", "max-smtp-out in backoff mode"),
-    NOTYET("backoff-max-msg-rate", "max-msg-rate in backoff mode"),
-    NOTYET("backoff-max-connect-rate", "max-connect-rate in backoff mode"),
-    NOTYET("backoff-retry-after", "retry-after in backoff mode"),
-    NOTYET("backoff-to-normal-after", "return from backoff mode after"),
-    NOTYET("backoff-to-normal-after-delivery", "return from backoff after a delivery"),
     NOTYET("backoff-notify", "e-mail on backoff"),
     NOTYET("use-starttls", "opportunistic outbound TLS"),
     NOTYET("require-starttls", "mandatory outbound TLS"),
     NOTYET("allow-starttls", "offer STARTTLS to clients"),
-    NOTYET("smtp-pattern-list", "reply patterns that switch a queue to backoff"),
     NOTYET("queue-priority", "priority between queues"),
     NOTYET("total-max-smtp-out", "connections of all queues together"),
     NOTYET("total-max-smtp-in", "inbound connections together"),
-    NOTYET("retry-after-dns-error", "retry interval after a DNS failure"),
     NOTYET("retry-upon-new-mail", "new mail wakes a queue in retry"),
     NOTYET("bounce-upon-no-mx", "bounce when the domain has no MX"),
     NOTYET("bounce-upon-5xx-greeting", "bounce upon a 5xx greeting"),
@@ -340,7 +414,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("priority", "spool priority"),
     NOTYET("min-free-space", "spool free-space floor"),
     NOTYET("deliver-only", "drain a foreign spool"),
-    NOTYET_BLOCK("smtp-pattern-list", "reply patterns and backoff actions"),
     NOTYET_BLOCK("bounce-category-patterns", "bounce category regexes"),
     NOTYET_BLOCK("bounce-processor", "inbound DSN processing"),
     NOTYET_BLOCK("feedback-loop-processor", "inbound ARF processing"),
@@ -403,6 +476,7 @@ const char *cfg_scope_name(unsigned scope)
     case CS_SPOOL:    return "<spool>";
     case CS_PATTERN:  return "<pattern-list>";
     case CS_ROLLUP:   return "<mx-rollup-list>";
+    case CS_SMTPPAT:  return "<smtp-pattern-list>";
     default:          return "?";
     }
 }

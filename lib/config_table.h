@@ -24,6 +24,7 @@ enum cfg_scope {
     CS_SPOOL = 1 << 7,
     CS_PATTERN = 1 << 14,       /* <pattern-list> (issue 3; 12 is <smtp-pattern-list>) */
     CS_ROLLUP = 1 << 15,        /* <mx-rollup-list> (issue 3) */
+    CS_SMTPPAT = 1 << 12,       /* <smtp-pattern-list>; a high bit, so other new scopes don't collide */
 };
 #define CS_ALL 0xffffu
 
@@ -118,7 +119,7 @@ struct cfg_block {
 };
 
 /* A name that must exist once the whole file is read. */
-enum cfg_ref_kind { REF_VMTA, REF_VMTA_OR_POOL, REF_SOURCE, REF_PATTERN_LIST };
+enum cfg_ref_kind { REF_VMTA, REF_VMTA_OR_POOL, REF_SOURCE, REF_PATTERN_LIST, REF_SMTP_LIST };
 struct cfg_ref {
     enum cfg_ref_kind kind;
     char directive[64];
@@ -219,6 +220,34 @@ int cfg_apply_dkim_identity(struct cfg_parser *p, const struct cfg_directive *d,
 int cfg_apply_dkim_fail_action(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
 #define CFG_DOMAIN_KEYS_MAX 65536   /* domain-key lines in one scope */
+
+/* Traffic-shaping handlers (config_shaping.c). */
+int cfg_apply_rate(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_volume_rate(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_interval_list(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_interval_never(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_smtp_list_ref(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_smtp_reply(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_warmup_start(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_ip_limit(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+/* Open "<smtp-pattern-list NAME>". */
+int cfg_smtp_list_block(struct cfg_parser *p, const char *arg, struct cfg_block *b, char *why,
+        size_t whylen);
+void cfg_shaping_free(struct config *cfg);
+#define CFG_SMTP_LISTS_MAX  1024
+#define CFG_HOLD_MAX        8192
 
 /* Helpers shared by config.c and config_value.c. */
 void *cfg_array_add(void *arrp, size_t *n, size_t elsize, size_t max);

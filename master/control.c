@@ -188,6 +188,19 @@ static void req_forward(struct ctl_client *cl, int is_status, uint32_t argc, cha
     buf_free(&b);
 }
 
+/* qmgr_command - commands qmgr answers itself (traffic control, issue 4). */
+static int qmgr_command(const char *verb)
+{
+    static const char *const verbs[] = { "pause", "resume", "schedule", "delete", "set",
+                                         "hold", "release", "disable", "enable" };
+    size_t i;
+
+    for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strcmp(verb, verbs[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static void client_command(struct ctl_client *cl, struct msg_ctl_request *req)
 {
     char err[1024], out[PATH_MAX + 64], esc[256];
@@ -198,7 +211,8 @@ static void client_command(struct ctl_client *cl, struct msg_ctl_request *req)
     }
     if (strcmp(req->argv[0], "status") == 0 && req->argc == 1) {
         req_forward(cl, 1, req->argc, req->argv);
-    } else if (strcmp(req->argv[0], "show") == 0 && req->argc >= 2) {
+    } else if ((strcmp(req->argv[0], "show") == 0 && req->argc >= 2)
+               || qmgr_command(req->argv[0])) {
         req_forward(cl, 0, req->argc, req->argv);
     } else if (strcmp(req->argv[0], "reload") == 0 && req->argc == 1) {
         if (supervise_reload(cl->m, err, sizeof(err)) < 0) {

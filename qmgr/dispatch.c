@@ -14,6 +14,7 @@
 #include <string.h>
 #include "log.h"
 #include "qmgr.h"
+#include "shaping.h"
 
 #define WATCHDOG_SLACK_S 600    /* MX fallbacks, DNS, queueing at smtp-out */
 
@@ -61,6 +62,7 @@ void worker_remove(struct qmgr *m, struct worker *w, int64_t now_ms)
             break;
         }
     hmap_each(&m->queues, forget_worker_cb, w);
+    shaping_worker_gone(m, w);
     free(w);
 }
 
@@ -98,6 +100,7 @@ void job_requeue(struct qmgr *m, struct job *j, int64_t now_ms)
         else
             schedule_ready(m, r);
     }
+    shaping_job_end(m, j, 0, now_ms);
     job_free(m, j);
     message_check_done(m, msg);
 }
@@ -132,27 +135,34 @@ static uint32_t dispatch_collect(struct queue *q, struct qrcpt *r0, struct qrcpt
 }
 
 /* dispatch_route - source IP and EHLO name: the vmta's smtp-source-host
- * entries in rotation. */
-static void dispatch_route(struct qmgr *m, struct queue *q, struct msg_deliver *d)
+ * entries in rotation, or the one the shaping gate chose (host >= 0: the
+ * connection being reused, or the next IP not disabled). */
+static void dispatch_route(struct qmgr *m, struct queue *q, struct msg_deliver *d, struct job *j,
+                           int32_t host)
 {
     const struct cfg_vmta *v = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
 
     d->source_ip = (char *)"";
     d->helo_name = m->cfg ? m->cfg->host_name : (char *)"localhost";
     if (v && v->nhosts > 0) {
-        const struct cfg_source_host *h = &v->hosts[q->host_rr++ % v->nhosts];
+        uint32_t k = host >= 0 && (size_t)host < v->nhosts ? (uint32_t)host
+                     : q->host_rr++ % (uint32_t)v->nhosts;
+        const struct cfg_source_host *h = &v->hosts[k];
 
+        j->host = k;
         d->source_ip = (char *)h->ip;
         d->helo_name = (char *)(h->hostname[0] ? h->hostname : d->helo_name);
     }
 }
 
-/* dispatch_one - send one job for q's oldest ready recipient to w. */
-static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w, int64_t now_ms)
+/* dispatch_one - send one job for q's oldest ready recipient to w, as
+ * the shaping gate allowed (g: recipients, source host, connection). */
+static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
+                        const struct shape_grant *g, int64_t now_ms)
 {
     struct qrcpt *r0 = q->ready_head;
     struct qmsg *msg = r0->msg;
-    uint32_t max = q->s.max_rcpt_per_transaction, i;
+    uint32_t max = g->max_rcpt, i;
     struct msg_deliver d;
     char rdomain[PROTO_NAME_MAX];
     struct job *j = calloc(1, sizeof(*j));
@@ -171,6 +181,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w, int64
     j->q = q;
     j->m = msg;
     j->wd.idx = HEAP_NONE;
+    j->vc = -1;
     j->nrcpt = dispatch_collect(q, r0, j->rcpts, max);
 
     d.job_id = j->id;
@@ -180,7 +191,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w, int64
     d.ret = msg->env.ret;
     d.body_8bit = msg->env.body_8bit;
     d.vmta = msg->vmta;
-    dispatch_route(m, q, &d);
+    dispatch_route(m, q, &d, j, g->host);
     d.domain = q->domain;
     /* a rollup queue has no domain of its own: its recipients' domains
      * share their MX, so the first one's MX serves them all */
@@ -219,6 +230,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w, int64
     w->inflight++;
     q->jobs++;
     q->last_worker = w;
+    shaping_commit(m, q, j, g, now_ms);
     j = NULL;
     rc = 0;
 out:
@@ -245,6 +257,7 @@ void dispatch_run(struct qmgr *m, int64_t now_ms)
 {
     struct queue *q;
     struct worker *w;
+    struct shape_grant g;
 
     if (m->stopping)
         return;
@@ -259,8 +272,12 @@ void dispatch_run(struct qmgr *m, int64_t now_ms)
         /* at the limit: job_free puts it back when a job ends */
         if (q->s.max_smtp_out && q->jobs >= q->s.max_smtp_out)
             continue;
-        w = dispatch_pick_worker(m, q);
-        if (w == NULL || dispatch_one(m, q, w, now_ms) < 0) {
+        /* paused, rate-limited or at its connection limit: the gate
+         * arms the queue's wake-up (or a job's end makes it runnable) */
+        if (!shaping_gate(m, q, now_ms, &g))
+            continue;
+        w = g.w ? g.w : dispatch_pick_worker(m, q);
+        if (w == NULL || dispatch_one(m, q, w, &g, now_ms) < 0) {
             run_push_front(m, q);
             return;
         }

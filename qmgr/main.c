@@ -29,6 +29,7 @@
 #include "net.h"
 #include "parse.h"
 #include "qmgr.h"
+#include "shaping.h"
 
 #define STOP_GRACE_MS  5000
 #define SYNC_DELAY_MS  100
@@ -46,7 +47,7 @@ static struct {
     struct qmgr m;
     uv_pipe_t server;
     int server_open;
-    uv_timer_t sched, sync, stop, sweep;
+    uv_timer_t sched, sync, stop, sweep, warm;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_work_t sync_req;
     int syncing;
@@ -71,6 +72,7 @@ static void sync_work(uv_work_t *req)
 }
 
 static void after_event(void);
+static void warm_fire(uv_timer_t *t);
 
 static void sync_done(uv_work_t *req, int status)
 {
@@ -117,6 +119,8 @@ static void after_event(void)
             (void)uv_timer_start(&q.sync, sync_fire, SYNC_DELAY_MS, 0);
     }
     dispatch_run(&q.m, now);
+    if (q.m.warmup_dirty && !uv_is_active((uv_handle_t *)&q.warm))
+        (void)uv_timer_start(&q.warm, warm_fire, 1000, 0);
     next = schedule_next_ms(&q.m);
     if (next < 0)
         (void)uv_timer_stop(&q.sched);
@@ -124,6 +128,22 @@ static void after_event(void)
         (void)uv_timer_start(&q.sched, sched_fire, next > now ? (uint64_t)(next - now) : 0, 0);
     if (q.m.stopping)
         check_stop();
+}
+
+/* --- warm-up counters (warmup.c): saved at most once a second ------------ */
+static void warmup_path(char *out, size_t n)
+{
+    if (snprintf(out, n, "%s/state/warmup", q.cfg->spool_dir) >= (int)n)
+        out[0] = '\0';
+}
+
+static void warm_fire(uv_timer_t *t)
+{
+    char path[PATH_MAX];
+
+    warmup_path(path, sizeof(path));
+    if (path[0] && q.m.warmup_dirty && warmup_save(&q.m, path) < 0)
+        msg_error("%s: %s", path, strerror(errno));
 }
 
 static void sweep_fire(uv_timer_t *t)
@@ -294,6 +314,7 @@ static void on_ctl(struct ipc_conn *c, const struct ipc_frame *f)
     buf_free(&text);
     buf_free(&out);
     msg_ctl_request_free(&req);
+    after_event();      /* resume, schedule, delete change what can go */
 }
 
 static void on_frame(struct ipc_conn *c, const struct ipc_frame *f)
@@ -387,6 +408,13 @@ static void startup_load(void)
     q.m.loading = 0;
     if (journal_compact(q.m.jr, &q.m) < 0)
         msg_fatal("journal compaction failed");
+    {
+        char path[PATH_MAX];
+
+        warmup_path(path, sizeof(path));
+        if (path[0] && warmup_load(&q.m, path) < 0)
+            msg_error("%s: %s (warm-up counters start at 0)", path, strerror(errno));
+    }
     now = now_ms();
     hmap_each(&q.m.msgs, schedule_cb, &now);
     msg_info("started: %zu messages, %llu recipients queued (%ld journal records replayed)",
@@ -416,6 +444,7 @@ static int listen_fd(void)
 /* --- signals and stop ----------------------------------------------------- */
 static void finish(void)
 {
+    warm_fire(NULL);
     if (q.m.jr) {
         (void)journal_flush(q.m.jr);
         if (journal_sync(q.m.jr) < 0)
@@ -527,6 +556,7 @@ int main(int argc, char **argv)
     q.server_open = 1;
     if (uv_timer_init(q.loop, &q.sched) != 0 || uv_timer_init(q.loop, &q.sync) != 0
         || uv_timer_init(q.loop, &q.stop) != 0 || uv_timer_init(q.loop, &q.sweep) != 0
+        || uv_timer_init(q.loop, &q.warm) != 0
         || uv_timer_start(&q.sweep, sweep_fire, SWEEP_MS, SWEEP_MS) != 0
         || uv_signal_init(q.loop, &q.sig_term) != 0 || uv_signal_init(q.loop, &q.sig_int) != 0
         || uv_signal_init(q.loop, &q.sig_hup) != 0

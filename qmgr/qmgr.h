@@ -67,6 +67,7 @@ enum rcpt_state {
     RS_BOUNCED,         /* final */
 };
 #define RF_EXPIRE 1     /* expired while in flight: bounce unless delivered */
+#define RF_DELETE 2     /* deleted by mtactl while in flight: bounce unless delivered */
 
 struct qmsg;
 struct queue;
@@ -110,6 +111,7 @@ struct queue {
     int mx_rollup;              /* an <mx-rollup-list> queue: domains vary */
     struct queue *run_next;     /* runnable list */
     int on_run;
+    struct qshape *shape;       /* traffic shaping state (shaping.h) */
 };
 
 /* --- workers and jobs ---------------------------------------------------- */
@@ -122,6 +124,8 @@ struct job {
     struct hnode wd;            /* watchdog (job heap) */
     uint32_t nrcpt;
     struct qrcpt **rcpts;
+    int32_t vc;                 /* connection ledger slot (shaping.c), -1 none */
+    uint32_t host;              /* smtp-source-host index used */
 };
 
 struct worker {
@@ -146,6 +150,10 @@ struct qmgr {
     struct hmap rollups;        /* domain -> struct route_rollup (route.c) */
     struct heap timers;         /* recipients */
     struct heap watchdogs;      /* jobs */
+    struct heap qwake;          /* queues waiting for a rate, a pause (shaping.c) */
+    struct hmap pauses;         /* mtactl pause/resume: "domain[/vmta]" -> struct qpause */
+    struct hmap warmups;        /* vmta name -> struct warmup (warmup.c) */
+    int warmup_dirty;           /* counters changed since the last save */
     struct queue *run_head, *run_tail;
     struct worker *workers;
     uint64_t next_job_id;
@@ -217,6 +225,8 @@ uint32_t schedule_retry_delay(const struct cfg_domain_settings *s, uint32_t atte
                               int rcpt_level);
 /* delay_ms jittered by +-10% using rnd (uniform 32 bits). */
 int64_t schedule_jitter(int64_t delay_ms, uint32_t rnd);
+/* The queue of name "domain/vmta", or NULL. */
+struct queue *queue_find(struct qmgr *m, const char *name);
 /* Put r in WAIT until next_ms (or expire it at its expiry when earlier). */
 void schedule_wait(struct qmgr *m, struct qrcpt *r, int64_t next_ms);
 /* Take r out of its state's list and counters (not the heap). */

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "log.h"
 #include "qmgr.h"
+#include "shaping.h"
 
 void qmgr_init(struct qmgr *m, struct config *cfg)
 {
@@ -19,6 +21,10 @@ void qmgr_init(struct qmgr *m, struct config *cfg)
     hmap_init(&m->rr);
     heap_init(&m->timers);
     heap_init(&m->watchdogs);
+    heap_init(&m->qwake);
+    hmap_init(&m->pauses);
+    hmap_init(&m->warmups);
+    m->vmta_usable = control_vmta_usable;  /* held vmtas are skipped in pools */
     m->next_job_id = 1;
 }
 
@@ -31,8 +37,14 @@ static void free_queue_cb(void *val, void *arg)
 {
     struct queue *q = val;
 
+    shaping_free(arg, q);
     free(q->name);
     free(q);
+}
+
+static void free_ptr_cb(void *val, void *arg)
+{
+    free(val);
 }
 
 void qmgr_free(struct qmgr *m)
@@ -50,13 +62,17 @@ void qmgr_free(struct qmgr *m)
         free(w);
     }
     hmap_each(&m->msgs, free_msg_cb, NULL);
-    hmap_each(&m->queues, free_queue_cb, NULL);
+    hmap_each(&m->queues, free_queue_cb, m);
     route_free(m);
+    hmap_each(&m->pauses, free_ptr_cb, NULL);
+    hmap_free(&m->pauses);
+    warmup_free(m);
     hmap_free(&m->msgs);
     hmap_free(&m->queues);
     hmap_free(&m->rr);
     heap_free(&m->timers);
     heap_free(&m->watchdogs);
+    heap_free(&m->qwake);
 }
 
 static void queue_settings(const struct config *cfg, struct queue *q)
@@ -70,13 +86,18 @@ static void queue_settings(const struct config *cfg, struct queue *q)
 
 static void reconf_cb(void *val, void *arg)
 {
-    queue_settings(arg, val);
+    struct qmgr *m = arg;
+    struct queue *q = val;
+
+    queue_settings(m->cfg, q);
+    if (q->shape)
+        control_apply_pauses(m, q, 0);      /* hold-domain lines may have changed */
 }
 
 void qmgr_reconfigure(struct qmgr *m, struct config *cfg)
 {
     m->cfg = cfg;
-    hmap_each(&m->queues, reconf_cb, cfg);
+    hmap_each(&m->queues, reconf_cb, m);
     route_reconfigure(m);
 }
 
@@ -108,12 +129,19 @@ struct queue *queue_get(struct qmgr *m, const char *domain, const char *vmta)
     q->vmta = q->domain + dl + 1;
     memcpy(q->vmta, vmta, vl + 1);
     queue_settings(m->cfg, q);
-    if (hmap_put(&m->queues, q->name, q) < 0) {
+    if (shaping_new(m, q) == NULL || hmap_put(&m->queues, q->name, q) < 0) {
+        shaping_free(m, q);
         free(q->name);
         free(q);
         return NULL;
     }
+    control_apply_pauses(m, q, 0);
     return q;
+}
+
+struct queue *queue_find(struct qmgr *m, const char *name)
+{
+    return hmap_get(&m->queues, name);
 }
 
 void queue_mark_runnable(struct qmgr *m, struct queue *q)
@@ -170,7 +198,12 @@ static void sweep_cb(void *val, void *arg)
 
     if (q->nready || q->nwait || q->ninflight || q->jobs || q->on_run)
         return;
+    /* a queue in backoff or retry keeps that memory of the destination
+     * while it lasts (the sweep runs on the wall clock, like main.c) */
+    if (q->shape && shaping_remembers(q, (int64_t)time(NULL) * 1000))
+        return;
     hmap_del(&m->queues, q->name);
+    shaping_free(m, q);
     free(q->name);
     free(q);
 }

@@ -14,6 +14,8 @@
 #include "bounce_status.h"
 #include "log.h"
 #include "qmgr.h"
+#include "shaping.h"
+#include "smtp_patterns.h"
 
 #define EXPIRED_STATUS "4.4.7"
 
@@ -250,7 +252,8 @@ static void result_transient(struct qmgr *m, struct qrcpt *r, const char *status
         acct_record_free(&a);
         return;
     }
-    next = now_ms + schedule_jitter(1000LL * schedule_retry_delay(s, r->attempts, rcpt_level),
+    next = now_ms + schedule_jitter(1000LL * shaping_retry_delay(r->q, r->attempts, rcpt_level,
+                                        res && res->local && strcmp(status, "4.4.3") == 0),
                                     m->random ? m->random(m) : (uint32_t)random());
     schedule_wait(m, r, next);
     journal_rcpt(m, r, next);
@@ -275,6 +278,18 @@ static void result_one(struct qmgr *m, struct qrcpt *r, const struct result_rcpt
     result_diag(diag, sizeof(diag), rr);
     if (rcpt_level < 0)
         rcpt_level = result_rcpt_level(res, rr, status);
+    /* the queue's smtp-pattern-list acts on what the remote side said */
+    if (!res->local && r->q
+        && (backoff_on_reply(m, r->q, diag, res->source_ip, now_ms) & SPA_BOUNCE_RCPT)
+        && rr->code >= 400 && rr->code < 500 && rcpt_level) {
+        result_final(m, r, RS_BOUNCED);
+        result_emit(m, r, "b", "failed", status, diag, res, now_ms);
+        return;
+    }
+    if ((r->flags & RF_DELETE) && (rr->code < 200 || rr->code >= 300)) {
+        result_bounce_local(m, r, now_ms, "5.0.0", "550 5.0.0 deleted by administrator");
+        return;
+    }
     if (rr->code >= 200 && rr->code < 300) {
         result_final(m, r, RS_DELIVERED);
         result_emit(m, r, "d", "delivered", status, diag, res, now_ms);
@@ -323,10 +338,12 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
     struct qmsg *msg;
     struct result_rcpt missing;
     uint32_t i;
+    int reusable;
 
     if (j == NULL)
         return -1;
     msg = j->m;
+    backoff_on_result(m, j->q, res, now_ms);
     for (i = 0; i < res->nrcpt; i++) {
         struct qrcpt *r = job_rcpt(j, i, res->rcpts[i].index);
 
@@ -346,6 +363,12 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
         if (j->rcpts[i]->state == RS_INFLIGHT)
             result_one(m, j->rcpts[i], &missing, res, 0, now_ms);
     route_learn_mx(m, j->q, res->remote_mx);
+    /* smtp-out ends a connection after a local failure or a 421 */
+    reusable = !res->local;
+    for (i = 0; i < res->nrcpt; i++)
+        if (res->rcpts[i].code == 421)
+            reusable = 0;
+    shaping_job_end(m, j, reusable, now_ms);
     job_free(m, j);
     if (m->jr)
         (void)journal_flush(m->jr);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "log.h"
 #include "qmgr.h"
+#include "shaping.h"
 
 int64_t rcpt_expiry_ms(const struct qrcpt *r)
 {
@@ -117,13 +118,14 @@ void schedule_run_timers(struct qmgr *m, int64_t now_ms)
                  (unsigned long long)j->id, j->m->qid, j->q->name);
         job_requeue(m, j, now_ms);
     }
+    shaping_run_timers(m, now_ms);
 }
 
 int64_t schedule_next_ms(const struct qmgr *m)
 {
     struct hnode *a = heap_top(&m->timers), *b = heap_top(&m->watchdogs);
+    int64_t t = a && b ? (a->key < b->key ? a->key : b->key) : a ? a->key : b ? b->key : -1;
+    int64_t s = shaping_next_ms(m);
 
-    if (a && b)
-        return a->key < b->key ? a->key : b->key;
-    return a ? a->key : b ? b->key : -1;
+    return t < 0 || (s >= 0 && s < t) ? s : t;
 }

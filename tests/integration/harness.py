@@ -175,8 +175,15 @@ class Sink:
         ev = self.events()
         conns = [e for e in ev if e["ev"] == "conn"]
         msgs = [e for e in ev if e["ev"] == "msg"]
+        per_s_m, per_s_c = {}, {}
+        for e in msgs:
+            per_s_m[int(e["t"])] = per_s_m.get(int(e["t"]), 0) + 1
+        for e in conns:
+            per_s_c[int(e["t"])] = per_s_c.get(int(e["t"]), 0) + 1
         return {"conns": len(conns), "msgs": len(msgs),
                 "max_active": max([e["active"] for e in conns] or [0]),
+                "max_msgs_per_s": max(per_s_m.values() or [0]),
+                "max_conns_per_s": max(per_s_c.values() or [0]),
                 "times": [e["t"] for e in msgs]}
 
     def messages(self):

@@ -11,10 +11,11 @@ The replies follow a script given on the command line:
   --greeting "554 5.3.2 go away"     greeting reply (a 5xx/4xx closes)
   --refuse                          accept TCP, then close at once
   --accept-first N --fail-count M --fail-reply "421 4.7.0 later"
-      --fail-stage mail|rcpt|data|dot
+      --fail-stage greeting|mail|rcpt|data|dot
                                     N transactions pass, the next M get
                                     fail-reply at that stage, then pass
-                                    (a 421 reply closes the connection)
+                                    (a 421 reply closes the connection);
+                                    at greeting N and M count connections
   --rcpt "ADDR=CODE TEXT[@TIMES]"   reply for one recipient, repeatable;
                                     @TIMES: only the first TIMES attempts,
                                     then accept (e.g. 451 once, then 250)
@@ -23,7 +24,11 @@ The replies follow a script given on the command line:
   --disconnect-in-data N            drop the connection in the middle of
                                     the DATA of the first N transactions
 Events: {"ev":"conn"|"close"|"msg"|"reply", "t":epoch, ...}; a "msg" event
-has "file", "from", "rcpts", "size", "conn" (connection number).
+has "file", "from", "rcpts", "size", "conn" (connection number); a "conn"
+event has "active" (connections open now, this one included).  At exit a
+"stats" event gives conns, msgs, max_active and the most messages and
+connections that arrived within one calendar second (max_msgs_per_s,
+max_conns_per_s), so a test can check limits without its own arithmetic.
 """
 
 import argparse
@@ -44,6 +49,8 @@ class State:
         self.active = 0
         self.max_active = 0
         self.msgs = 0
+        self.per_s_msgs = {}        # int(epoch second) -> messages
+        self.per_s_conns = {}
         self.transactions = 0       # MAIL commands seen (for accept-first)
         self.rcpt_seen = {}         # address -> attempts so far
         self.data_drops = 0
@@ -87,6 +94,8 @@ async def delay(st, stage):
 async def session(st, reader, writer):
     st.conns += 1
     conn_no = st.conns
+    sec = int(time.time())
+    st.per_s_conns[sec] = st.per_s_conns.get(sec, 0) + 1
     st.active += 1
     st.max_active = max(st.max_active, st.active)
     peer = writer.get_extra_info("peername")
@@ -116,6 +125,10 @@ async def converse(st, reader, writer, conn_no):
     if a.refuse:
         return
     await delay(st, "greeting")
+    f = fail_here(st, "greeting", conn_no)
+    if f:
+        await reply(st, writer, f, conn_no)
+        return
     await reply(st, writer, a.greeting, conn_no)
     if not a.greeting.startswith("2"):
         return
@@ -212,6 +225,8 @@ async def converse(st, reader, writer, conn_no):
                     return
                 continue
             st.msgs += 1
+            sec = int(time.time())
+            st.per_s_msgs[sec] = st.per_s_msgs.get(sec, 0) + 1
             name = "msg-%06d.eml" % st.msgs
             if not a.no_store:
                 with open(os.path.join(a.dir, name), "wb") as fh:
@@ -245,7 +260,9 @@ async def main_async(args):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.close()
-    st.event("stats", conns=st.conns, max_active=st.max_active, msgs=st.msgs)
+    st.event("stats", conns=st.conns, max_active=st.max_active, msgs=st.msgs,
+             max_msgs_per_s=max(st.per_s_msgs.values() or [0]),
+             max_conns_per_s=max(st.per_s_conns.values() or [0]))
 
 
 def main():
@@ -257,7 +274,7 @@ def main():
     p.add_argument("--accept-first", type=int, default=0)
     p.add_argument("--fail-count", type=int, default=0)
     p.add_argument("--fail-reply", default="421 4.7.0 Try again later")
-    p.add_argument("--fail-stage", default="mail", choices=["mail", "rcpt", "data", "dot"])
+    p.add_argument("--fail-stage", default="mail", choices=["greeting", "mail", "rcpt", "data", "dot"])
     p.add_argument("--rcpt", action="append", default=[])
     p.add_argument("--delay", action="append", default=[])
     p.add_argument("--disconnect-in-data", type=int, default=0)

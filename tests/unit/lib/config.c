@@ -539,9 +539,18 @@ static void test_errors(void **state)
 
     expect_err("foo bar\n", "1: unknown directive 'foo'");
     expect_err("\xef\xbb\xbf# BOM\r\nhost-name x.example\r\nfoo\r\n", "3: unknown directive 'foo'");
-    expect_err("\n\nmax-msg-rate 600/h\n", "3: not supported yet: max-msg-rate");
+    expect_err("\n\nmax-errors-per-connection 5\n", "3: not supported yet: max-errors-per-connection");
+    expect_err("\n\nmax-msg-rate 600/h\n", "3: max-msg-rate is not allowed in global scope");
     expect_err("<domain *>\n  use-starttls yes\n</domain>\n", "2: not supported yet: use-starttls");
-    expect_err("<smtp-pattern-list x>\n</smtp-pattern-list>\n", "1: not supported yet: <smtp-pattern-list>");
+    expect_err("<bounce-processor>\n</bounce-processor>\n", "1: not supported yet: <bounce-processor>");
+    expect_err("<smtp-pattern-list x>\nreply /x/ skip-mx\n</smtp-pattern-list>\n",
+               "2: reply: action not supported yet: skip-mx: '/x/ skip-mx'");
+    expect_err("<smtp-pattern-list x>\nreply /(/ mode=backoff\n</smtp-pattern-list>\n",
+               "2: reply: bad regex at offset 1: missing closing parenthesis: '/(/ mode=backoff'");
+    expect_err("<domain *>\nsmtp-pattern-list nope\n</domain>\n",
+               "2: smtp-pattern-list: no such <smtp-pattern-list>: 'nope'");
+    expect_err("<domain *>\nmax-msg-rate 5/x\n</domain>\n",
+               "2: max-msg-rate: not a rate (e.g. 600/h, 83/10m or unlimited): '5/x'");
     expect_err("smtp-service yes\n", "1: smtp-service is not allowed in global scope");
     expect_err("<source 10.0.0.0/8>\nmax-smtp-out 3\n</source>\n",
                "2: max-smtp-out is not allowed in <source>");

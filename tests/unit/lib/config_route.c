@@ -463,11 +463,7 @@ static const char *const pmta17_expected[] = {
     "13: not supported yet: http-mgmt-port",
     "14: not supported yet: http-access",
     "17: not supported yet: min-free-space",
-    "41: not supported yet: max-msg-rate",
-    "42: not supported yet: smtp-pattern-list",
-    "48: not supported yet: backoff-max-msg-rate",
-    "49: not supported yet: backoff-to-normal-after",
-    "51: not supported yet: <smtp-pattern-list>",
+    "53: reply: action not supported yet: skip-mx: '/too many connections/ skip-mx'",
     "56: mx: not supported yet (Courser matches MX host names): 'rollup-by-ip'",
     "60: record-fields: '*' combined with other fields is not supported yet: 'd *,header_Message-Id'",
     "61: not supported yet: move-to",
@@ -653,7 +649,7 @@ static void test_check_all(void **state)
     }
     /* a block that failed to open is skipped whole; later errors still
      * come, then the whole-file checks */
-    write_file("all.conf", "<smtp-pattern-list x>\n  reply /a/ mode=backoff\n</smtp-pattern-list>\n"
+    write_file("all.conf", "<bounce-processor>\n  reply /a/ mode=backoff\n</bounce-processor>\n"
                "max-smtp-out 3\n<domain *>\n  max-smtp-out x\n</domain>\n"
                "<virtual-mta-pool p>\n  virtual-mta ghost\n</virtual-mta-pool>\n"
                "default-virtual-mta nope\n");
@@ -663,7 +659,7 @@ static void test_check_all(void **state)
         snprintf(path, sizeof(path), "%s/all.conf", tmpdir);
         assert_int_equal(config_check_all(path, collect, &c), 5);
     }
-    assert_non_null(strstr(c.lines[0], "all.conf:1: not supported yet: <smtp-pattern-list>"));
+    assert_non_null(strstr(c.lines[0], "all.conf:1: not supported yet: <bounce-processor>"));
     assert_non_null(strstr(c.lines[1], "all.conf:4: max-smtp-out is not allowed in global scope"));
     assert_non_null(strstr(c.lines[2], "all.conf:6: max-smtp-out: not a number: 'x'"));
     assert_non_null(strstr(c.lines[3], "all.conf:9: virtual-mta: no such <virtual-mta>: 'ghost'"));

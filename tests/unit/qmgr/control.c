@@ -46,12 +46,12 @@ static void test_control(void **state)
     assert_int_equal(control_run(&m, 2, argv_q, &out, NOW), 0);
     if (strcmp(t_jobs[0].domain, "a.test") == 0)
         assert_string_equal(out.data,
-            "a.test/{default}  queued=1  inflight=0  retry-at=2027-01-15 09:00:01+0000  mode=normal\n"
-            "b.test/{default}  queued=2  inflight=2  retry-at=-  mode=normal\n");
+            "a.test/{default}  queued=1  inflight=0  retry-at=2027-01-15 09:00:01+0000  mode=normal  since=-  conns=1\n"
+            "b.test/{default}  queued=2  inflight=2  retry-at=-  mode=normal  since=-  conns=1\n");
     else
         assert_string_equal(out.data,
-            "a.test/{default}  queued=1  inflight=1  retry-at=-  mode=normal\n"
-            "b.test/{default}  queued=2  inflight=0  retry-at=2027-01-15 09:00:01+0000  mode=normal\n");
+            "a.test/{default}  queued=1  inflight=1  retry-at=-  mode=normal  since=-  conns=1\n"
+            "b.test/{default}  queued=2  inflight=0  retry-at=2027-01-15 09:00:01+0000  mode=normal  since=-  conns=1\n");
     buf_reset(&out);
     assert_int_equal(control_run(&m, 1, argv_s, &out, NOW), 0);
     assert_non_null(strstr(out.data, "messages queued: 1\n"));

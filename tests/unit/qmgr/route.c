@@ -7,6 +7,7 @@
  * new config).
  */
 #include "qmgr_test.h"
+#include "../../../qmgr/shaping.h"
 
 static const char *conf =
     "<virtual-mta a>\n smtp-source-host 127.0.0.11 a.test\n</virtual-mta>\n"
@@ -58,6 +59,32 @@ static void test_pool_weights(void **state)
     assert_int_equal(cnt[1], 0);
     assert_true(cnt[0] >= 599 && cnt[0] <= 601);
     paused = NULL;
+    qmgr_free(&m);
+    config_free(cfg);
+}
+
+/* `mtactl hold vmta b` (control_shaping) takes b out of its pools through
+ * the default vmta_usable hook; release puts it back. */
+static void test_pool_hold_vmta(void **state)
+{
+    struct config *cfg = t_config(conf);
+    struct qmgr m;
+    struct buf out;
+    unsigned cnt[3] = { 0, 0, 0 };
+    char *hold[] = { "hold", "vmta", "B" }, *release[] = { "release", "vmta", "b" };
+
+    t_init(&m, cfg);
+    assert_non_null(m.vmta_usable);
+    buf_init(&out, 1 << 16);
+    assert_int_equal(control_shaping(&m, 3, hold, &out, 1000), 0);
+    count_members(&m, 0, 700, cnt);
+    assert_int_equal(cnt[1], 0);
+    assert_true(cnt[0] >= 599 && cnt[0] <= 601);
+    assert_int_equal(control_shaping(&m, 3, release, &out, 2000), 0);
+    memset(cnt, 0, sizeof(cnt));
+    count_members(&m, 700, 1000, cnt);
+    assert_true(cnt[1] >= 299 && cnt[1] <= 301);
+    buf_free(&out);
     qmgr_free(&m);
     config_free(cfg);
 }
@@ -197,6 +224,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_weights),
+        cmocka_unit_test(test_pool_hold_vmta),
         cmocka_unit_test(test_queues),
         cmocka_unit_test(test_reconfigure),
         cmocka_unit_test(test_mx_rollup),
