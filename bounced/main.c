@@ -3,7 +3,8 @@
  *   bounced [--patterns FILE] --classify FILE...   one JSON line per recipient
  *                                                  ("-" reads standard input)
  *   bounced [--patterns FILE] --classify-reply TEXT
- * The daemon mode (issue 6) is not built yet: exit status 2.
+ * and the daemon, started by master:
+ *   bounced -c FILE [-v]                           (server.c)
  * Exit status: 0 done, 1 a file could not be read or classified, 2 usage.
  */
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bounce_patterns.h"
+#include "bounced.h"
 #include "classify.h"
 #include "log.h"
 #include "output.h"
@@ -19,7 +21,8 @@
 
 static void main_usage(void)
 {
-    fputs("usage: bounced [--patterns FILE] --classify FILE...\n"
+    fputs("usage: bounced -c CONFIG [-v]                        (the daemon)\n"
+          "       bounced [--patterns FILE] --classify FILE...\n"
           "       bounced [--patterns FILE] --classify-reply 'SMTP REPLY TEXT'\n", stderr);
 }
 
@@ -85,7 +88,7 @@ static int main_classify_files(struct bounce_patterns *db, char **files, int n)
 
 int main(int argc, char **argv)
 {
-    const char *patterns = NULL, *reply = NULL;
+    const char *patterns = NULL, *reply = NULL, *conf = NULL;
     int i, classify_at = 0, rc;
     struct bounce_patterns *db;
     char err[512];
@@ -100,7 +103,9 @@ int main(int argc, char **argv)
             classify_at = i + 1;
             break;
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            i++;
+            conf = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0) {
+            log_set_verbose(1);
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             main_usage();
             return 0;
@@ -110,8 +115,11 @@ int main(int argc, char **argv)
         }
     }
     if (!reply && !classify_at) {
-        fputs("bounced: daemon mode not implemented yet (issue 6); use --classify\n", stderr);
-        return 2;
+        if (conf == NULL) {
+            main_usage();
+            return 2;
+        }
+        return server_run(conf);
     }
     if (classify_at && classify_at >= argc) {
         main_usage();

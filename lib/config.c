@@ -731,5 +731,6 @@ void config_free(struct config *cfg)
     free(cfg->acct_files);
     free(cfg->relay_domains);
     free(cfg->domain_keys);
+    free(cfg->bounce_domains);
     free(cfg);
 }

@@ -44,6 +44,7 @@ struct cfg_source_settings {
     int process_x_virtual_mta;      /* default no */
     int process_x_job;              /* default no */
     int add_received_header;        /* default yes */
+    int reject_suppressed;          /* reject-suppressed-recipients, default yes (issue 6) */
 };
 
 struct cfg_source {
@@ -85,6 +86,7 @@ struct cfg_domain_settings {
     uint32_t dkim_expire_after;     /* x = t + this, seconds; 0 = none */
     int dkim_fail_action;           /* CFG_DKIM_DEFER (default) or CFG_DKIM_SEND_UNSIGNED */
     int dkim_oversign;              /* dkim-disallow-adding-headers, default yes */
+    int verp;                       /* verp: signed VERP return path, default no (issue 6) */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -180,6 +182,15 @@ struct config {
     struct cfg_domain_key *domain_keys; size_t ndomain_keys;   /* global domain-key */
     char dkim_key_dir[PATH_MAX];    /* "" = none: DIR/DOMAIN/SELECTOR.pem */
     char dkim_user[64];             /* dkimsign's user when started as root, "courser-dkim" */
+    /* bounces, feedback loops, suppression (issue 6; config_bounce.c) */
+    char (*bounce_domains)[CFG_NAME_MAX]; size_t nbounce_domains;
+    char verp_domain[CFG_NAME_MAX]; /* "" = the first bounce-domain */
+    char verp_key[CFG_NAME_MAX];    /* "" = none (see verp_key_file) */
+    char verp_key_file[PATH_MAX];
+    char suppression_db[PATH_MAX];  /* "" = SPOOL/suppress */
+    char bounce_patterns[PATH_MAX]; /* operator's pattern file, "" = built-in only */
+    char hard_bounce_categories[512]; /* space-separated; "" = the built-in default */
+    int send_dsn;                   /* DSNs to senders, default yes */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -201,6 +212,11 @@ const struct cfg_pool *config_find_pool(const struct config *cfg, const char *na
 int config_domain_match(const char *pattern, const char *domain);
 /* Whether rcpt's domain is one we relay for anyone (relay-domain). */
 int config_is_relay_domain(const struct config *cfg, const char *domain);
+
+/* Whether domain is a bounce-domain (its mail goes to bounced). */
+int config_is_bounce_domain(const struct config *cfg, const char *domain);
+/* The suppression database folder: suppression-db or SPOOL/suppress. */
+int config_suppression_dir(const struct config *cfg, char *out, size_t outlen);
 
 /* Write docs/config.md (Markdown) from the directive table. */
 int config_write_docs(FILE *out);

@@ -102,6 +102,8 @@ static void own_spool(const struct master *m, const char *spool)
     own_path(m, p);
     snprintf(p, sizeof(p), "%s/msg", spool);
     own_path(m, p);
+    snprintf(p, sizeof(p), "%s/" SPOOL_INBOUND_DIR, spool);
+    own_path(m, p);
     for (i = 0; i < 256; i++) {
         snprintf(p, sizeof(p), "%s/msg/%c%c", spool, hex[i >> 4], hex[i & 15]);
         own_path(m, p);
@@ -170,7 +172,7 @@ static void find_user(struct master *m, const char *user)
 
 static void find_bin_dir(struct master *m)
 {
-    static const char *const progs[] = { "acctd", "qmgr", "smtp-out", "smtpd" };
+    static const char *const progs[] = { "acctd", "bounced", "qmgr", "smtp-out", "smtpd" };
     char exe[PATH_MAX], p[PATH_MAX + 32];
     ssize_t n;
     char *slash;
@@ -233,6 +235,7 @@ static void open_listeners(struct master *m)
     m->control_fd = listen_unix(m, m->control_path, sizeof(m->control_path), "control.sock", 0);
     m->qmgr_fd = listen_unix(m, m->qmgr_path, sizeof(m->qmgr_path), "qmgr.sock", 1);
     m->acctd_fd = listen_unix(m, m->acctd_path, sizeof(m->acctd_path), "acctd.sock", 1);
+    m->bounced_fd = listen_unix(m, m->bounced_path, sizeof(m->bounced_path), "bounced.sock", 1);
     m->tcp_fds = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(int));
     if (m->tcp_fds == NULL)
         die("out of memory");

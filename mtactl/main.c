@@ -2,6 +2,7 @@
  * main - bin/mtactl, the operator's command line (docs/mtactl.md):
  *
  *   mtactl [-c FILE] status | show queues | reload | check-config [FILE]
+ *   mtactl [-c FILE] suppression list|check|add|remove|import|export ...
  *
  * The configuration is read only to find run-dir/control.sock (FILE:
  * -c, else $COURSER_CONF, else /etc/courser/courser.conf).  The reply's
@@ -26,7 +27,13 @@ static _Noreturn void usage(void)
             "  status              daemons, their state and restarts; queue totals\n"
             "  show queues         the delivery queues (domain/vmta)\n"
             "  reload              re-read the configuration (kept if invalid)\n"
-            "  check-config [FILE] validate a configuration file locally\n");
+            "  check-config [FILE] validate a configuration file locally\n"
+            "  suppression list [DOMAIN]            the suppression list (global, or one sender domain's)\n"
+            "  suppression check ADDRESS [DOMAIN]   is ADDRESS suppressed (for mail from DOMAIN)?\n"
+            "  suppression add ADDRESS [REASON] [--domain DOMAIN]\n"
+            "  suppression remove ADDRESS [--domain DOMAIN]\n"
+            "  suppression import FILE              CSV lines address[,reason[,domain]]\n"
+            "  suppression export                   the whole list as CSV\n");
     exit(2);
 }
 
@@ -58,7 +65,7 @@ int main(int argc, char **argv)
 {
     const char *conf = getenv("COURSER_CONF");
     struct config *cfg;
-    char err[1024], sock[PATH_MAX + 16];
+    char err[1024], sock[PATH_MAX + 16], abs_path[PATH_MAX];
     uint32_t status;
     char *text = NULL;
     int c;
@@ -90,6 +97,15 @@ int main(int argc, char **argv)
         return 1;
     }
     config_free(cfg);
+    /* bounced reads an import file itself: give it an absolute path */
+    if (argc == 3 && (strcmp(argv[0], "suppression") == 0 || strcmp(argv[0], "suppress") == 0)
+        && strcmp(argv[1], "import") == 0) {
+        if (realpath(argv[2], abs_path) == NULL) {
+            fprintf(stderr, "mtactl: %s: cannot resolve the path\n", argv[2]);
+            return 1;
+        }
+        argv[2] = abs_path;
+    }
     if (client_request(sock, argc, argv, CLIENT_TIMEOUT_MS, &status, &text, err,
                        sizeof(err)) < 0) {
         fprintf(stderr, "mtactl: %s\n", err);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "acct_client.h"
+#include "bounce_client.h"
 #include "config.h"
 #include "ipc_conn.h"
 #include "log.h"
@@ -153,12 +154,12 @@ static int hook_deliver(struct qmgr *m, struct worker *w, const struct msg_deliv
 static void hook_acct(struct qmgr *m, const struct acct_record *r)
 {
     acct_client_send(r);
+    bounce_client_acct(m, r);
 }
 
 static void hook_remove(struct qmgr *m, const char *qid)
 {
-    if (spool_remove(q.cfg->spool_dir, qid) < 0)
-        msg_error("%s: cannot remove spool file: %s", qid, strerror(errno));
+    bounce_client_remove_spool(qid);    /* kept while bounced needs it */
 }
 
 /* --- connections ---------------------------------------------------------- */
@@ -207,7 +208,7 @@ static void on_hello(struct ipc_conn *c, struct peer *p, const struct ipc_frame 
         return;
     }
     p->role = h.role;
-    if (h.role == ROLE_SMTPD)
+    if (h.role == ROLE_SMTPD || h.role == ROLE_BOUNCED)
         smtpd_arrived();
     if (h.role == ROLE_SMTP_OUT) {
         if (h.slots == 0 || h.slots > 100000) {
@@ -328,7 +329,7 @@ static void on_close(struct ipc_conn *c)
         after_event();
         return;
     }
-    if (p->role == ROLE_SMTPD && !q.m.stopping)
+    if ((p->role == ROLE_SMTPD || p->role == ROLE_BOUNCED) && !q.m.stopping)
         q.smtpd_lost = 1;
     free(p);
 }
@@ -429,7 +430,7 @@ static void check_stop(void)
 {
     if (q.syncing)
         return;     /* the worker thread uses the journal fd */
-    if (q.m.nrcpt_inflight == 0 && acct_client_unacked() == 0)
+    if (q.m.nrcpt_inflight == 0 && acct_client_unacked() == 0 && bounce_client_unacked() == 0)
         finish();
     if (now_ms() >= q.stop_deadline)
         finish();
@@ -452,6 +453,7 @@ static void on_signal(uv_signal_t *s, int signum)
             return;
         }
         qmgr_reconfigure(&q.m, cfg);
+        bounce_client_reconfigure(cfg);
         config_free(q.cfg);
         q.cfg = cfg;
         msg_info("configuration reloaded");
@@ -509,11 +511,14 @@ int main(int argc, char **argv)
     q.m.send_deliver = hook_deliver;
     q.m.emit_acct = hook_acct;
     q.m.remove_spool = hook_remove;
+    if (bounce_client_start(q.loop, &q.m, q.cfg) < 0)
+        msg_fatal("cannot set up the bounced client");
     startup_load();
 
     if (snprintf(path, sizeof(path), "%s/acctd.sock", q.cfg->run_dir) >= (int)sizeof(path)
         || acct_client_start(q.loop, path) < 0)
         msg_fatal("cannot set up the acctd client");
+
     fd = listen_fd();
     if (uv_pipe_init(q.loop, &q.server, 0) != 0 || uv_pipe_open(&q.server, fd) != 0
         || uv_listen((uv_stream_t *)&q.server, 4096, on_connection) != 0)

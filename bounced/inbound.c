@@ -1,0 +1,362 @@
+/*
+ * inbound - mail smtpd took for a bounce-domain (SPOOL/inbound/ID): an
+ * asynchronous bounce (DSN or a non-standard notice), an ARF/JMRP
+ * complaint, or something else (an auto-reply: logged and dropped).
+ * Runs on the thread pool.
+ *
+ * The original message is found from the VERP address the notice came to
+ * (bounces+ID.HASH@bounce-domain, in the envelope first, then in the
+ * To:/Delivered-To: headers); with a VERP key configured its HMAC must
+ * verify, and a notice whose VERP address does not is a forgery: ignored
+ * entirely (logged).  Next, a verified VERP address quoted in the body
+ * (the attached original's Return-Path: how ARF and JMRP reports sent to
+ * a fixed address map back).  Without VERP, the attached original's
+ * X-Courser-Queue-Id/Message-ID gives the queue id when it can.
+ * Records: `rb` per failed recipient (`rs` for delayed/delivered/relayed
+ * reports), `f` per complained-about recipient.  Suppressed: every
+ * complainer, and hard-bounced recipients of a notice whose VERP verified
+ * (or of any notice when no VERP key is configured): a forged DSN without
+ * VERP must not be able to suppress an address.
+ * The file is removed once processed; one that cannot be read is removed
+ * with an error (it would fail the same way forever).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include "bounce_status.h"
+#include "bounced.h"
+#include "classify.h"
+#include "log.h"
+#include "report.h"
+#include "spool.h"
+
+#define INBOUND_MAX_MESSAGE (32u << 20)
+
+struct inbound_orig {
+    char id[128];
+    int verp;                   /* a VERP address was present */
+    int verified;               /* ... and its HMAC checked out */
+};
+
+/* inbound_verp_one - one candidate address: 1 verified/accepted, -1
+ * forged, 0 not a VERP address. */
+static int inbound_verp_one(struct bounced_ctx *c, const char *addr, struct inbound_orig *o)
+{
+    char id[64], hash[64];
+
+    if (verp_sign_parse(addr, id, sizeof(id), hash, sizeof(hash)) < 0)
+        return 0;
+    o->verp = 1;
+    if (c->key.len > 0 && !verp_sign_check(&c->key, id, hash))
+        return -1;
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    o->verified = c->key.len > 0;
+    return 1;
+}
+
+/* inbound_header_values - To/Delivered-To/X-Original-To values of the
+ * notice's own header block, checked as VERP candidates. */
+static int inbound_verp_headers(struct bounced_ctx *c, const char *data, size_t len,
+                                struct inbound_orig *o)
+{
+    static const char *const names[] = { "To:", "Delivered-To:", "X-Original-To:", "Envelope-To:" };
+    const char *p = data, *end = data + len, *eol;
+    char val[512];
+    size_t i, n;
+    int r;
+
+    while (p < end && !(p[0] == '\r' || p[0] == '\n')) {
+        eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            n = strlen(names[i]);
+            if ((size_t)(eol - p) > n && strncasecmp(p, names[i], n) == 0) {
+                size_t vl = (size_t)(eol - p) - n;
+                if (vl >= sizeof(val))
+                    vl = sizeof(val) - 1;
+                memcpy(val, p + n, vl);
+                val[vl] = '\0';
+                val[strcspn(val, "\r")] = '\0';
+                /* "Name <addr>" or a bare address */
+                char *lt = strchr(val, '<');
+                r = inbound_verp_one(c, lt ? lt : val + strspn(val, " \t"), o);
+                if (r != 0)
+                    return r;
+            }
+        }
+        p = eol + 1;
+    }
+    return 0;
+}
+
+/* inbound_verp_body - a VERP address quoted anywhere in the notice (the
+ * attached original's Return-Path, a DSN quoting the headers as text, a
+ * JMRP report): only one whose HMAC verifies counts here, since quoted
+ * text is not where the notice was sent. */
+static void inbound_verp_body(struct bounced_ctx *c, const char *data, size_t len,
+                              struct inbound_orig *o)
+{
+    const char *p = data, *end = data + len, *hit;
+    char tok[256];
+    size_t n;
+    struct inbound_orig t;
+
+    while (p < end && (hit = memmem(p, (size_t)(end - p), "bounces+", 8)) != NULL) {
+        n = strcspn(hit, " \t\r\n<>\"';,");
+        if (n > (size_t)(end - hit))
+            n = (size_t)(end - hit);
+        if (n < sizeof(tok)) {
+            memcpy(tok, hit, n);
+            tok[n] = '\0';
+            memset(&t, 0, sizeof(t));
+            if (inbound_verp_one(c, tok, &t) == 1) {
+                *o = t;
+                return;
+            }
+        }
+        p = hit + 8;
+    }
+}
+
+/* inbound_find_orig - see the header comment.  -1: forged. */
+static int inbound_find_orig(struct bounced_ctx *c, const struct spool_envelope *env,
+                             const char *data, size_t len, const struct report *rep,
+                             struct inbound_orig *o)
+{
+    uint32_t i;
+    int r;
+
+    memset(o, 0, sizeof(*o));
+    for (i = 0; i < env->nrcpt; i++)
+        if ((r = inbound_verp_one(c, env->rcpts[i].addr, o)) != 0)
+            return r;
+    if ((r = inbound_verp_headers(c, data, len, o)) != 0)
+        return r;
+    inbound_verp_body(c, data, len, o);
+    if (o->id[0])
+        return 0;
+    if (rep->orig_id[0])
+        snprintf(o->id, sizeof(o->id), "%s", rep->orig_id);
+    return 0;
+}
+
+static const char *inbound_format(const char *data, size_t len, int feedback)
+{
+    size_t hl = len < 65536 ? len : 65536;
+    const char *hit = memmem(data, hl, "report-type=", 12);
+
+    if (hit == NULL)
+        hit = memmem(data, hl, "Report-Type=", 12);
+    if (feedback)
+        return hit ? "arf" : "jmrp";
+    return hit ? "dsn" : "text";
+}
+
+static int inbound_set(struct acct_record *a, enum acct_field f, const char *v)
+{
+    return v && v[0] ? acct_set(a, f, v) : 0;
+}
+
+/* inbound_record - one rb/rs/f record. */
+static int inbound_record(struct bjob *j, const char *type, const struct spool_envelope *env,
+                          const struct report *rep, const struct report_rcpt *r,
+                          const struct inbound_orig *o, const char *format)
+{
+    struct acct_record a;
+    char t[64], tmp[REPORT_DIAG_MAX + 64];
+    int rc = 0;
+
+    memset(&a, 0, sizeof(a));
+    rc |= acct_set(&a, AF_TYPE, type);
+    acct_format_time((long long)time(NULL), t, sizeof(t));
+    rc |= acct_set(&a, AF_TIME_LOGGED, t);
+    rc |= acct_set(&a, AF_RCPT, r->addr);
+    if (type[0] == 'f') {
+        rc |= inbound_set(&a, AF_FEEDBACK_TYPE, rep->feedback_type[0] ? rep->feedback_type : "abuse");
+    } else {
+        rc |= inbound_set(&a, AF_DSN_ACTION, r->action[0] ? r->action : "failed");
+        if (r->status[0]) {
+            snprintf(tmp, sizeof(tmp), "%s (%s)", r->status, bounce_status_text(r->status));
+            rc |= acct_set(&a, AF_DSN_STATUS, tmp);
+        }
+        if (r->diag) {
+            snprintf(tmp, sizeof(tmp), "smtp;%s", r->diag);
+            rc |= acct_set(&a, AF_DSN_DIAG, tmp);
+        }
+        rc |= inbound_set(&a, AF_BOUNCE_CAT, r->category);
+    }
+    rc |= acct_set(&a, AF_SRC_TYPE, "smtp");
+    snprintf(tmp, sizeof(tmp), "%s (%s)", env->client_helo ? env->client_helo : "",
+             env->client_ip ? env->client_ip : "");
+    rc |= acct_set(&a, AF_SRC_MTA, tmp);
+    rc |= inbound_set(&a, AF_QUEUE_ID, o->id);
+    rc |= acct_set(&a, AF_FORMAT, format);
+    rc |= inbound_set(&a, AF_REP_SOURCE_IP, env->client_ip);
+    if (rc == 0 && bjob_add_record(j, &a) == 0)
+        return 0;
+    acct_record_free(&a);
+    return -1;
+}
+
+static void inbound_suppress(struct bounced_ctx *c, const char *addr, const char *reason,
+                             const char *source, const char *detail)
+{
+    struct suppress_entry e;
+
+    memset(&e, 0, sizeof(e));
+    e.time = (int64_t)time(NULL);
+    snprintf(e.reason, sizeof(e.reason), "%s", reason);
+    snprintf(e.source, sizeof(e.source), "%s", source);
+    snprintf(e.detail, sizeof(e.detail), "%s", detail);
+    if (c->sdb == NULL || suppress_put(c->sdb, "*", addr, &e) < 0)
+        msg_error("cannot add <%s> to the suppression list", addr);
+}
+
+int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_envelope *env,
+                    const char *data, size_t len)
+{
+    struct report rep;
+    struct inbound_orig o;
+    const char *format, *type;
+    char esc[REPORT_ADDR_LEN * 4], detail[256];
+    size_t i;
+    int made = 0, feedback;
+
+    report_init(&rep);
+    if (classify_message(c->patterns, data, len, &rep) < 0)
+        msg_warn("%s: out of memory classifying; using what was found", env->queue_id);
+    if (inbound_find_orig(c, env, data, len, &rep, &o) < 0) {
+        msg_warn("%s: forged notice ignored: its VERP address does not verify (client %s)",
+                 env->queue_id, env->client_ip ? env->client_ip : "?");
+        report_free(&rep);
+        return 0;
+    }
+    feedback = rep.type == REPORT_FEEDBACK;
+    format = inbound_format(data, len, feedback);
+    if (rep.type != REPORT_BOUNCE && !feedback) {
+        msg_info("%s: %s notice (%zu recipients) from %s dropped", env->queue_id,
+                 rep.type == REPORT_AUTOREPLY ? "auto-reply" : rep.type == REPORT_DELIVERED
+                 ? "delivery" : "unrecognised", rep.n, env->client_ip ? env->client_ip : "?");
+        report_free(&rep);
+        return 0;
+    }
+    for (i = 0; i < rep.n; i++) {
+        struct report_rcpt *r = &rep.r[i];
+        int fb = feedback || r->type == REPORT_FEEDBACK;
+        int failed = !fb && r->type != REPORT_DELIVERED && r->type != REPORT_AUTOREPLY
+            && (r->action[0] == '\0' || strcmp(r->action, "failed") == 0);
+
+        if (!fb && r->type == REPORT_AUTOREPLY)
+            continue;
+        type = fb ? "f" : failed ? "rb" : "rs";
+        if (inbound_record(j, type, env, &rep, r, &o, format) == 0)
+            made++;
+        log_escape(esc, sizeof(esc), r->addr, strlen(r->addr));
+        if (fb) {
+            snprintf(detail, sizeof(detail), "%s %s", rep.feedback_type[0] ? rep.feedback_type : "abuse",
+                     o.id);
+            inbound_suppress(c, r->addr, "complaint", "f", detail);
+        } else if (failed && r->hard && (o.verified || c->key.len == 0)) {
+            snprintf(detail, sizeof(detail), "%s %s", r->status, o.id);
+            inbound_suppress(c, r->addr, r->category ? r->category : "other", "rb", detail);
+        }
+        msg_info("%s: %s record rcpt=<%s> orig=%s%s category=%s%s", env->queue_id, type, esc,
+                 o.id[0] ? o.id : "?", o.verified ? " (verp ok)" : "",
+                 fb ? "complaint" : r->category ? r->category : "?",
+                 fb || (failed && r->hard && (o.verified || c->key.len == 0)) ? ", suppressed" : "");
+    }
+    report_free(&rep);
+    return made;
+}
+
+/* inbound_read - the message bytes of a spool file; NULL with err. */
+static char *inbound_read(const char *path, size_t *len, char *err, size_t errlen)
+{
+    uint64_t off, mlen;
+    size_t n = 0;
+    ssize_t r;
+    char *data;
+    int fd = spool_open_message(path, &off, &mlen, err, errlen);
+
+    if (fd < 0)
+        return NULL;
+    if (mlen > INBOUND_MAX_MESSAGE) {
+        snprintf(err, errlen, "message of %llu bytes is too large", (unsigned long long)mlen);
+        (void)close(fd);
+        return NULL;
+    }
+    data = malloc((size_t)mlen + 1);
+    if (data == NULL) {
+        snprintf(err, errlen, "out of memory");
+        (void)close(fd);
+        return NULL;
+    }
+    while (n < mlen) {
+        r = pread(fd, data + n, (size_t)mlen - n, (off_t)(off + n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    (void)close(fd);
+    if (n != mlen) {
+        snprintf(err, errlen, "short read");
+        free(data);
+        return NULL;
+    }
+    data[n] = '\0';
+    *len = n;
+    return data;
+}
+
+static void inbound_file(struct bounced_ctx *c, struct bjob *j, const char *qid)
+{
+    char path[PATH_MAX], err[256];
+    struct spool_envelope env;
+    uint64_t off, mlen;
+    size_t len = 0;
+    char *data = NULL;
+
+    if (spool_inbound_path(c->cfg->spool_dir, qid, path, sizeof(path)) < 0)
+        return;
+    memset(&env, 0, sizeof(env));
+    if (spool_read(path, &env, &off, &mlen, err, sizeof(err)) < 0
+        || (data = inbound_read(path, &len, err, sizeof(err))) == NULL) {
+        if (errno == ENOENT)
+            return;
+        msg_error("%s: unreadable inbound message removed: %s", qid, err);
+    } else {
+        (void)inbound_message(c, j, &env, data, len);
+    }
+    if (unlink(path) < 0 && errno != ENOENT)
+        msg_error("%s: cannot remove %s: %s", qid, path, strerror(errno));
+    free(data);
+    spool_envelope_free(&env);
+}
+
+void inbound_run(struct bounced_ctx *c, struct bjob *j)
+{
+    char path[PATH_MAX];
+    struct dirent *d;
+    DIR *dir;
+
+    if (snprintf(path, sizeof(path), "%s/" SPOOL_INBOUND_DIR, c->cfg->spool_dir) >= (int)sizeof(path))
+        return;
+    dir = opendir(path);
+    if (dir == NULL) {
+        if (errno != ENOENT)
+            msg_error("cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    while ((d = readdir(dir)) != NULL)
+        if (queue_id_valid(d->d_name))
+            inbound_file(c, j, d->d_name);
+    closedir(dir);
+}

@@ -1,0 +1,31 @@
+/*
+ * bounce_client - qmgr's side of bounced (see bounce_client.c).
+ */
+#ifndef COURSER_QMGR_BOUNCE_CLIENT_H
+#define COURSER_QMGR_BOUNCE_CLIENT_H
+
+#include <uv.h>
+#include "acct.h"
+#include "config.h"
+
+struct qmgr;
+struct qmsg;
+struct queue;
+
+int bounce_client_start(uv_loop_t *loop, struct qmgr *m, const struct config *cfg);
+/* Take the VERP key and spool folder of a reloaded configuration. */
+void bounce_client_reconfigure(const struct config *cfg);
+/* Called with every accounting record qmgr makes: a `b` record becomes a
+ * BOUNCE to bounced. */
+void bounce_client_acct(struct qmgr *m, const struct acct_record *r);
+/* Remove a finished message's spool file, or keep it until bounced has
+ * acknowledged every BOUNCE about it. */
+void bounce_client_remove_spool(const char *qid);
+/* MAIL FROM for a delivery of msg via queue q: the signed VERP address
+ * when the queue says `verp yes` and a key and domain are configured,
+ * else the envelope sender.  Valid until the next call. */
+const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *q);
+size_t bounce_client_unacked(void);
+void bounce_client_stop(void);
+
+#endif

@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""test_bounce_daemon: bounced end to end (issue 6).
+
+1. A recipient the sink refuses with 550 5.1.1 gets a `b` record (bad-mailbox);
+   bounced sends the sender an RFC 3464 DSN (multipart/report, null return
+   path) that the sender's sink receives; the recipient is suppressed, so
+   the next message to it is refused at RCPT with a 550 naming the list.
+2. Deliveries use the signed VERP return path bounces+QID.HASH@bounce.test.
+3. An asynchronous DSN sent by smtplib to that VERP address gives an `rb`
+   record linked to the original queue id and suppresses the recipient; the
+   same DSN to a VERP address with a forged hash is ignored.
+4. An ARF complaint sent to fbl@bounce.test (mapped back through the
+   attached original's Return-Path) gives an `f` record with the queue id,
+   and the complainer is suppressed.
+5. mtactl suppression add / check / list / remove.
+"""
+
+import os
+import re
+import smtplib
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import summary, Env, check, log, wait_for, run_test  # noqa: E402
+
+VERP_RE = re.compile(r"^bounces\+([0-9A-F]{22})\.([0-9a-f]{16})@bounce\.test$")
+
+
+def recs(env, rtype, rcpt=None):
+    return [r for r in env.acct() if r.get("type") == rtype and (rcpt is None or r.get("rcpt") == rcpt)]
+
+
+def async_dsn(rcpt, to):
+    return ("From: MAILER-DAEMON@mx.dest.test\r\n"
+            "To: <%s>\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n"
+            "\r\n"
+            "--BB\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+            "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.dest.test\r\n\r\n"
+            "Final-Recipient: rfc822; %s\r\n"
+            "Action: failed\r\n"
+            "Status: 5.1.1\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address rejected: User unknown\r\n"
+            "\r\n--BB--\r\n" % (to, rcpt, rcpt)).encode()
+
+
+def arf(complainer, return_path):
+    return ("From: staff@fbl.isp.test\r\n"
+            "To: fbl@bounce.test\r\n"
+            "Subject: FW: hello\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=feedback-report; boundary=\"FF\"\r\n"
+            "\r\n"
+            "--FF\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+            "--FF\r\nContent-Type: message/feedback-report\r\n\r\n"
+            "Feedback-Type: abuse\r\nUser-Agent: isp-fbl/1.0\r\nVersion: 1\r\n"
+            "Original-Rcpt-To: <%s>\r\n"
+            "\r\n--FF\r\nContent-Type: message/rfc822\r\n\r\n"
+            "Return-Path: <%s>\r\n"
+            "From: a@sender.test\r\nTo: %s\r\nSubject: hello\r\n\r\nhello\r\n"
+            "\r\n--FF--\r\n" % (complainer, return_path, complainer)).encode()
+
+
+def test():
+    with Env("bounce_daemon") as env:
+        dest = env.start_sink("127.0.0.2", name="dest", args=[
+            "--rcpt", "gone@dest.test=550 5.1.1 <gone@dest.test>: Recipient address rejected: User unknown"])
+        sender = env.start_sink("127.0.0.2", name="sender")     # where DSNs to a@sender.test go
+        env.write_config(env.base_config(
+            "bounce-domain bounce.test\n"
+            "verp-key courser-test-verp-key-0123456789\n"
+            "<domain dest.test>\n    route [127.0.0.2]:%d\n    verp yes\n</domain>\n"
+            "<domain sender.test>\n    route [127.0.0.2]:%d\n</domain>\n"
+            % (dest.port, sender.port), acct_records="d,b,t,rb,rs,f"))
+        env.start()
+        wait_for(lambda: "bounced" in env.children_names(), 15,
+                 lambda: "bounced to run (children: %s)" % env.children())
+
+        # 1. synchronous 550 5.1.1 -> b, DSN, suppression
+        qid = env.send("a@sender.test", ["ok@dest.test", "gone@dest.test"],
+                       b"From: a@sender.test\r\nTo: ok@dest.test\r\nSubject: first\r\n"
+                       b"Message-ID: <first@sender.test>\r\n\r\nhello\r\n")
+        b = wait_for(lambda: recs(env, "b", "gone@dest.test"), 30,
+                     lambda: "a b record for gone@dest.test (acct: %s)" % env.acct())[0]
+        check(b["bounceCat"] == "bad-mailbox", "b bounceCat %r" % b["bounceCat"])
+        check(b["queueId"] == qid, "b queueId %r, want %s" % (b["queueId"], qid))
+        wait_for(lambda: recs(env, "d", "ok@dest.test"), 30, "ok@dest.test to be delivered")
+
+        dsns = wait_for(lambda: sender.messages(), 30,
+                        lambda: "a DSN at the sender's sink (log: %s)" % env.log_text()[-2000:])
+        ev, data = dsns[0]
+        text = data.decode(errors="replace")
+        check(ev["from"] == "", "the DSN's return path is %r, want the null sender" % ev["from"])
+        check(ev["rcpts"] == ["a@sender.test"], "the DSN went to %r" % ev["rcpts"])
+        for want in ("Content-Type: multipart/report; report-type=delivery-status",
+                     "Content-Type: message/delivery-status", "Reporting-MTA: dns; courser.test",
+                     "X-Courser-Queue-ID: %s" % qid, "Final-Recipient: rfc822; gone@dest.test",
+                     "Action: failed", "Status: 5.1.1",
+                     "Diagnostic-Code: smtp; 550 5.1.1 <gone@dest.test>",
+                     "Content-Type: text/rfc822-headers", "Message-ID: <first@sender.test>",
+                     "Auto-Submitted: auto-replied"):
+            check(want in text, "the DSN lacks %r:\n%s" % (want, text))
+        check("ok@dest.test" not in text.split("text/rfc822-headers")[0].replace("To: ok@dest.test", ""),
+              "the DSN reports the delivered recipient too:\n%s" % text)
+        summary("550 5.1.1 -> b bad-mailbox, DSN to the sender (%d bytes, from <>)" % len(data))
+
+        # 2. VERP return path on the delivery
+        d_ev = [e for e in dest.events("msg") if "ok@dest.test" in e["rcpts"]][0]
+        m = VERP_RE.match(d_ev["from"])
+        check(m and m.group(1) == qid, "delivery MAIL FROM %r is not the VERP address of %s" % (d_ev["from"], qid))
+        verp = d_ev["from"]
+        summary("delivered with VERP return path %s" % verp)
+
+        # suppression: the next message to gone@ is refused at RCPT
+        def refused():
+            s = env.smtp()
+            try:
+                s.mail("a@sender.test")
+                return s.rcpt("gone@dest.test")
+            finally:
+                s.quit()
+        code, resp = wait_for(lambda: (lambda r: r if r[0] != 250 else None)(refused()), 15,
+                              "gone@dest.test to be refused at RCPT")
+        resp = resp.decode()
+        check(code == 550 and "5.1.1" in resp and "suppression list" in resp and "bad-mailbox" in resp,
+              "RCPT gone@dest.test got %d %s" % (code, resp))
+        s = env.smtp()
+        s.mail("a@sender.test")
+        code2, _ = s.rcpt("ok@dest.test")
+        s.quit()
+        check(code2 == 250, "RCPT ok@dest.test got %d (not suppressed)" % code2)
+        summary("suppressed recipient refused at RCPT: %d %s" % (code, resp))
+
+        # 3. async DSN to the VERP address -> rb linked to qid, suppression
+        s = smtplib.SMTP("127.0.0.1", env.port, timeout=30)
+        s.ehlo("mx.dest.test")
+        s.sendmail("", [verp], async_dsn("later@dest.test", verp))
+        forged = "bounces+%s.%s@bounce.test" % (qid, "0123456789abcdef")
+        s.sendmail("", [forged], async_dsn("forged@dest.test", forged))
+        s.quit()
+        rb = wait_for(lambda: recs(env, "rb", "later@dest.test"), 30,
+                      lambda: "an rb record for later@dest.test (acct: %s)" % env.acct())[0]
+        check(rb["queueId"] == qid, "rb queueId %r, want %s" % (rb["queueId"], qid))
+        check(rb["bounceCat"] == "bad-mailbox", "rb bounceCat %r" % rb["bounceCat"])
+        check(rb["dsnStatus"].startswith("5.1.1"), "rb dsnStatus %r" % rb["dsnStatus"])
+        check(rb["format"] == "dsn", "rb format %r" % rb["format"])
+        wait_for(lambda: "forged notice ignored" in env.log_text(), 15, "the forged DSN to be refused")
+        check(not recs(env, "rb", "forged@dest.test"), "the forged DSN made an rb record")
+        rc, out = env.mtactl("suppression", "check", "later@dest.test")
+        check(rc == 0 and "suppressed (bad-mailbox, rb" in out, "later@ not suppressed: %s" % out)
+        rc, out = env.mtactl("suppression", "check", "forged@dest.test")
+        check(rc == 0 and "not suppressed" in out, "forged@ suppressed: %s" % out)
+        summary("async DSN -> rb %s for %s, suppressed; forged VERP ignored" % (rb["bounceCat"], qid))
+
+        # 4. ARF complaint -> f, suppression
+        s = smtplib.SMTP("127.0.0.1", env.port, timeout=30)
+        s.ehlo("fbl.isp.test")
+        s.sendmail("fbl@isp.test", ["fbl@bounce.test"], arf("ok@dest.test", verp))
+        s.quit()
+        f = wait_for(lambda: recs(env, "f", "ok@dest.test"), 30,
+                     lambda: "an f record for ok@dest.test (acct: %s)" % env.acct())[0]
+        check(f["feedbackType"] == "abuse", "f feedbackType %r" % f["feedbackType"])
+        check(f["queueId"] == qid, "f queueId %r, want %s" % (f["queueId"], qid))
+        check(f["format"] == "arf", "f format %r" % f["format"])
+        rc, out = env.mtactl("suppression", "check", "ok@dest.test")
+        check(rc == 0 and "suppressed (complaint, f" in out, "complainer not suppressed: %s" % out)
+        summary("ARF complaint -> f %s for %s, complainer suppressed" % (f["feedbackType"], qid))
+
+        # 5. mtactl
+        rc, out = env.mtactl("suppression", "add", "Manual@Example.test", "list-unsubscribe")
+        check(rc == 0, "suppression add: %s" % out)
+        rc, out = env.mtactl("suppression", "list")
+        check(rc == 0 and "manual@example.test" in out and "gone@dest.test" in out
+              and "4 entries" in out, "suppression list:\n%s" % out)
+        rc, out = env.mtactl("suppression", "remove", "manual@example.test")
+        check(rc == 0 and "removed" in out, "suppression remove: %s" % out)
+        rc, out = env.mtactl("suppression", "remove", "manual@example.test")
+        check(rc != 0 and "not on the list" in out, "second remove: %d %s" % (rc, out))
+        summary("mtactl suppression add/list/remove work")
+
+        # the spool drains: the original and the DSN are gone
+        wait_for(lambda: not env.spool_files(), 30, lambda: "an empty spool (%s)" % env.spool_files())
+        check(not os.listdir(os.path.join(env.dir, "spool", "inbound")), "inbound/ not emptied")
+
+
+if __name__ == "__main__":
+    run_test(test)
