@@ -39,10 +39,11 @@ struct bounced_ctx {
 
 enum bjob_kind { BJ_FAILURE, BJ_INBOUND, BJ_CTL };
 
-#define BJOB_MAX_DSNS 1
+#define BJOB_BATCH_MAX 100     /* failures of one message in one job (one DSN) */
 
 struct bjob {
     struct bjob *next;
+    struct bjob *batch;         /* BJ_FAILURE: more failures of the same message */
     enum bjob_kind kind;
     uint64_t conn_id;           /* who to answer (0 = nobody) */
     uint32_t reqid;

@@ -4,12 +4,16 @@
  * put a hard bounce on the suppression list; and send the sender an RFC
  * 3464 DSN when send-dsn is on, the sender is not the null sender (never
  * a bounce of a bounce) nor an address at a bounce-domain, and the
- * recipient's NOTIFY asked for failures (or said nothing: RFC 3461 4.1).
+ * recipient's NOTIFY asked for failures (or said nothing: RFC 3461 4.1),
+ * at most max-dsn-per-sender-per-hour DSNs per sender address.
  * The DSN is spooled like any message, with the null return path, and
- * qmgr is told of it when the job comes back.
+ * qmgr is told of it when the job comes back.  Failures of one message
+ * that arrive together (one delivery's results) are one job, a batch,
+ * and get one DSN listing every recipient.
  * Failures: a spool file already gone means no DSN (logged); a spool
  * write error too (logged; the suppression entry is still made).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,7 @@
 
 #define FAILURE_HDR_READ (256u << 10)     /* original bytes read for its headers */
 #define FAILURE_DSN_MAX  (DSN_FULL_MAX + (1u << 20))
+#define FAILURE_BATCH_MAX BJOB_BATCH_MAX
 
 /* failure_read_original - the first want bytes of the message (all of it
  * when want >= its length).  NULL when the file cannot be read. */
@@ -60,6 +65,35 @@ static char *failure_read_original(const char *path, size_t want, size_t *got, u
     return data;
 }
 
+/* The DSN rate limit: per sender address (hashed; two senders whose
+ * hashes collide share a budget, which errs towards fewer DSNs) and
+ * hour window.  Touched only by the job thread. */
+#define RATE_SLOTS 65536
+static struct { uint64_t h; int64_t hour; uint32_t n; } rate[RATE_SLOTS];
+
+static int failure_rate_ok(struct bounced_ctx *c, const char *sender, int64_t now)
+{
+    uint64_t h = 1469598103934665603ull;
+    int64_t hour = now / 3600;
+    const char *p;
+    size_t i;
+
+    if (c->cfg->max_dsn_per_sender == 0)
+        return 1;
+    for (p = sender; *p; p++)
+        h = (h ^ (unsigned char)tolower((unsigned char)*p)) * 1099511628211ull;
+    i = (size_t)(h % RATE_SLOTS);
+    if (rate[i].h != h || rate[i].hour != hour) {
+        rate[i].h = h;
+        rate[i].hour = hour;
+        rate[i].n = 0;
+    }
+    if (rate[i].n >= c->cfg->max_dsn_per_sender)
+        return 0;
+    rate[i].n++;
+    return 1;
+}
+
 /* failure_wants_dsn - the sender and NOTIFY rules above. */
 static int failure_wants_dsn(struct bounced_ctx *c, const struct spool_envelope *env,
                              const struct spool_rcpt *r)
@@ -76,31 +110,37 @@ static int failure_wants_dsn(struct bounced_ctx *c, const struct spool_envelope 
     return (r->notify & SPOOL_NOTIFY_FAILURE) && !(r->notify & SPOOL_NOTIFY_NEVER);
 }
 
-/* failure_dsn - build and spool the DSN; 0 and j->dsn_qid set, or -1. */
-static int failure_dsn(struct bounced_ctx *c, struct bjob *j, const struct spool_envelope *env,
-                       const char *path)
+/* failure_dsn - build and spool one DSN for the n members of the batch
+ * in mem[] (same message); 0 and head->dsn_qid set, or -1. */
+static int failure_dsn(struct bounced_ctx *c, struct bjob *head, struct bjob **mem, size_t n,
+                       const struct spool_envelope *env, const char *path)
 {
-    const struct spool_rcpt *sr = &env->rcpts[j->ev.rcpt_index];
     struct spool_envelope d;
     struct spool_rcpt dr;
-    struct dsn_rcpt rc;
+    struct dsn_rcpt rc[FAILURE_BATCH_MAX];
+    char mta[FAILURE_BATCH_MAX][PROTO_NAME_MAX];
     struct dsn_input in;
     struct buf out;
     uint64_t total = 0;
-    size_t got = 0;
+    size_t got = 0, i;
     int full = env->ret == SPOOL_RET_FULL, rcode;
     char *orig = failure_read_original(path, full ? DSN_FULL_MAX + 1 : FAILURE_HDR_READ, &got, &total);
-    char qid[QUEUE_ID_SIZE], mta[PROTO_NAME_MAX];
+    char qid[QUEUE_ID_SIZE];
 
-    memset(&rc, 0, sizeof(rc));
-    rc.addr = sr->addr;
-    rc.orcpt = sr->orcpt;
-    rc.status = j->ev.status;
-    rc.diag = j->ev.diag;
-    /* accounting's "mx.example.com (192.0.2.1)": Remote-MTA is "dns; NAME" */
-    snprintf(mta, sizeof(mta), "%.*s", (int)strcspn(j->ev.dsn_mta, " "), j->ev.dsn_mta);
-    rc.remote_mta = mta;
-    rc.expired = (int)j->ev.expired;
+    memset(rc, 0, sizeof(rc));
+    for (i = 0; i < n; i++) {
+        const struct msg_bounce *ev = &mem[i]->ev;
+        const struct spool_rcpt *sr = &env->rcpts[ev->rcpt_index];
+
+        rc[i].addr = sr->addr;
+        rc[i].orcpt = sr->orcpt;
+        rc[i].status = ev->status;
+        rc[i].diag = ev->diag;
+        /* accounting's "mx.example.com (192.0.2.1)": Remote-MTA is "dns; NAME" */
+        snprintf(mta[i], sizeof(mta[i]), "%.*s", (int)strcspn(ev->dsn_mta, " "), ev->dsn_mta);
+        rc[i].remote_mta = mta[i];
+        rc[i].expired = (int)ev->expired;
+    }
     queue_id_new(qid);
     memset(&in, 0, sizeof(in));
     in.host_name = c->cfg->host_name;
@@ -114,8 +154,8 @@ static int failure_dsn(struct bounced_ctx *c, struct bjob *j, const struct spool
     in.orig = orig;
     in.origlen = got;
     in.full = full && orig && got == total;
-    in.rcpts = &rc;
-    in.nrcpt = 1;
+    in.rcpts = rc;
+    in.nrcpt = n;
     buf_init(&out, FAILURE_DSN_MAX);
     rcode = dsn_make(&out, &in);
     if (rcode == 0) {
@@ -137,7 +177,7 @@ static int failure_dsn(struct bounced_ctx *c, struct bjob *j, const struct spool
         if (rcode < 0)
             msg_error("%s: cannot spool the DSN: %s", env->queue_id, strerror(errno));
         else
-            memcpy(j->dsn_qid, qid, QUEUE_ID_SIZE);
+            memcpy(head->dsn_qid, qid, QUEUE_ID_SIZE);
     } else {
         msg_error("%s: cannot build the DSN (too large?)", env->queue_id);
     }
@@ -160,36 +200,64 @@ static void failure_suppress(struct bounced_ctx *c, const struct bjob *j, const 
         msg_error("%s: cannot add <%s> to the suppression list", j->ev.queue_id, j->ev.rcpt);
 }
 
-void failure_run(struct bounced_ctx *c, struct bjob *j)
+/* failure_one - classify and suppress one member; 1 if hard. */
+static int failure_one(struct bounced_ctx *c, struct bjob *j, const char **category)
 {
     struct report_rcpt r;
-    struct spool_envelope env;
-    char path[PATH_MAX], err[256], esc[PROTO_ADDR_MAX * 4];
-    const char *category;
-    uint64_t off, len;
-    int hard, dsn = 0;
+    int hard;
 
     memset(&r, 0, sizeof(r));
     classify_reply(c->patterns, j->ev.diag ? j->ev.diag : j->ev.status, &r);
-    category = j->ev.expired ? "message-expired" : r.category ? r.category : j->ev.category;
-    hard = !j->ev.expired && j->ev.status[0] == '5' && bounce_patterns_is_hard(c->patterns, category);
+    *category = j->ev.expired ? "message-expired" : r.category ? r.category : j->ev.category;
+    hard = !j->ev.expired && j->ev.status[0] == '5' && bounce_patterns_is_hard(c->patterns, *category);
     free(r.diag);
     if (hard)
-        failure_suppress(c, j, category);
+        failure_suppress(c, j, *category);
+    return hard;
+}
 
+void failure_run(struct bounced_ctx *c, struct bjob *j)
+{
+    struct bjob *all[FAILURE_BATCH_MAX], *want[FAILURE_BATCH_MAX], *b;
+    const char *cat[FAILURE_BATCH_MAX];
+    int hard[FAILURE_BATCH_MAX];
+    struct spool_envelope env;
+    char path[PATH_MAX], err[256], esc[PROTO_ADDR_MAX * 4];
+    uint64_t off, len;
+    size_t n = 0, nwant = 0, i;
+    int dsn = 0;
+
+    for (b = j; b && n < FAILURE_BATCH_MAX; b = b->batch)
+        all[n++] = b;
+    for (i = 0; i < n; i++)
+        hard[i] = failure_one(c, all[i], &cat[i]);
     memset(&env, 0, sizeof(env));
     if (spool_msg_path(c->cfg->spool_dir, j->ev.queue_id, path, sizeof(path)) < 0
         || spool_read(path, &env, &off, &len, err, sizeof(err)) < 0) {
-        msg_warn("%s: no DSN for <%s>: the spool file is gone", j->ev.queue_id, j->ev.rcpt);
-    } else if (j->ev.rcpt_index >= env.nrcpt
-               || strcasecmp(env.rcpts[j->ev.rcpt_index].addr, j->ev.rcpt) != 0) {
-        msg_warn("%s: recipient %u is not <%s>; no DSN", j->ev.queue_id, j->ev.rcpt_index, j->ev.rcpt);
-    } else if (failure_wants_dsn(c, &env, &env.rcpts[j->ev.rcpt_index])) {
-        dsn = failure_dsn(c, j, &env, path) == 0;
+        msg_warn("%s: no DSN: the spool file is gone", j->ev.queue_id);
+    } else {
+        for (i = 0; i < n; i++) {
+            const struct msg_bounce *ev = &all[i]->ev;
+
+            if (ev->rcpt_index >= env.nrcpt || strcasecmp(env.rcpts[ev->rcpt_index].addr, ev->rcpt) != 0)
+                msg_warn("%s: recipient %u is not <%s>; no DSN for it", ev->queue_id, ev->rcpt_index,
+                         ev->rcpt);
+            else if (failure_wants_dsn(c, &env, &env.rcpts[ev->rcpt_index]))
+                want[nwant++] = all[i];
+        }
+        if (nwant > 0 && !failure_rate_ok(c, env.mail_from, (int64_t)time(NULL))) {
+            log_escape(esc, sizeof(esc), env.mail_from, strlen(env.mail_from));
+            msg_warn("%s: no DSN to <%s>: max-dsn-per-sender-per-hour (%u) reached", j->ev.queue_id,
+                     esc, c->cfg->max_dsn_per_sender);
+        } else if (nwant > 0) {
+            dsn = failure_dsn(c, j, want, nwant, &env, path) == 0;
+        }
     }
-    log_escape(esc, sizeof(esc), j->ev.rcpt, strlen(j->ev.rcpt));
-    msg_info("%s: rcpt=<%s> status=%s category=%s %s%s%s%s", j->ev.queue_id, esc, j->ev.status,
-             category, hard ? "hard, suppressed" : "soft", dsn ? ", DSN " : "",
-             dsn ? j->dsn_qid : "", dsn ? " to the sender" : "");
+    for (i = 0; i < n; i++) {
+        log_escape(esc, sizeof(esc), all[i]->ev.rcpt, strlen(all[i]->ev.rcpt));
+        msg_info("%s: rcpt=<%s> status=%s category=%s %s%s%s%s", all[i]->ev.queue_id, esc,
+                 all[i]->ev.status, cat[i], hard[i] ? "hard, suppressed" : "soft",
+                 dsn ? ", DSN " : "", dsn ? j->dsn_qid : "", dsn ? " to the sender" : "");
+    }
     spool_envelope_free(&env);
 }

@@ -64,7 +64,7 @@ static struct {
     int watching;
     int inbound_waiting;        /* an inbound scan is queued, not started */
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t stop;
+    uv_timer_t stop, kick;
     int stopping;
     uint64_t stop_deadline;
 } B;
@@ -90,6 +90,8 @@ static void bjob_free(struct bjob *j)
     size_t i;
     uint32_t k;
 
+    if (j->batch)
+        bjob_free(j->batch);
     msg_bounce_free(&j->ev);
     for (i = 0; i < j->nrecs; i++)
         acct_record_free(&j->recs[i]);
@@ -202,8 +204,12 @@ static void job_done(uv_work_t *w, int status)
             msg_error("accounting record dropped (too large or out of memory)");
     if (j->dsn_qid[0] && outbox_push(B.qmgr, enc_new, j->dsn_qid, NULL) < 0)
         msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", j->dsn_qid);
-    if (j->kind != BJ_INBOUND)
-        job_reply(j);
+    if (j->kind != BJ_INBOUND) {
+        struct bjob *b;
+
+        for (b = j; b; b = b->batch)
+            job_reply(b);
+    }
     bjob_free(j);
     jobs_next();
 }
@@ -251,6 +257,23 @@ static void jobs_next(void)
     B.njobs--;
     if (j->kind == BJ_INBOUND)
         B.inbound_waiting = 0;
+    if (j->kind == BJ_FAILURE) {
+        struct bjob *last = j;
+        size_t n = 1;
+
+        /* one delivery's failures arrive together: one job, one DSN */
+        while (B.head && B.head->kind == BJ_FAILURE && n < BJOB_BATCH_MAX
+               && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0) {
+            last->batch = B.head;
+            last = B.head;
+            B.head = B.head->next;
+            last->next = NULL;
+            B.njobs--;
+            n++;
+        }
+        if (B.head == NULL)
+            B.tail = NULL;
+    }
     B.running = j;
     B.work.data = j;
     if (uv_queue_work(B.loop, &B.work, job_work, job_done) != 0) {
@@ -260,6 +283,13 @@ static void jobs_next(void)
     }
 }
 
+static void kick_fire(uv_timer_t *t)
+{
+    jobs_next();
+}
+
+/* jobs_push - queue j; the queue runs on the next loop turn, after every
+ * frame of the current read has been queued (so they can be batched). */
 static void jobs_push(struct bjob *j)
 {
     j->next = NULL;
@@ -269,7 +299,8 @@ static void jobs_push(struct bjob *j)
         B.head = j;
     B.tail = j;
     B.njobs++;
-    jobs_next();
+    if (!B.running && uv_timer_start(&B.kick, kick_fire, 0, 0) != 0)
+        jobs_next();
 }
 
 static struct bjob *bjob_new(enum bjob_kind kind)
@@ -551,7 +582,7 @@ int server_run(const char *config_path)
         msg_fatal("cannot listen on the bounced socket (fd %d)", fd);
     B.server_open = 1;
     start_watch();
-    if (uv_timer_init(B.loop, &B.stop) != 0
+    if (uv_timer_init(B.loop, &B.stop) != 0 || uv_timer_init(B.loop, &B.kick) != 0
         || uv_signal_init(B.loop, &B.sig_term) != 0 || uv_signal_init(B.loop, &B.sig_int) != 0
         || uv_signal_init(B.loop, &B.sig_hup) != 0
         || uv_signal_start(&B.sig_term, on_signal, SIGTERM) != 0

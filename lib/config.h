@@ -191,6 +191,7 @@ struct config {
     char bounce_patterns[PATH_MAX]; /* operator's pattern file, "" = built-in only */
     char hard_bounce_categories[512]; /* space-separated; "" = the built-in default */
     int send_dsn;                   /* DSNs to senders, default yes */
+    uint32_t max_dsn_per_sender;    /* per sender address and hour, default 100, 0 = no limit */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err

@@ -67,7 +67,9 @@ def arf(complainer, return_path):
 def test():
     with Env("bounce_daemon") as env:
         dest = env.start_sink("127.0.0.2", name="dest", args=[
-            "--rcpt", "gone@dest.test=550 5.1.1 <gone@dest.test>: Recipient address rejected: User unknown"])
+            "--rcpt", "gone@dest.test=550 5.1.1 <gone@dest.test>: Recipient address rejected: User unknown",
+            "--rcpt", "bad1@dest.test=550 5.1.1 <bad1@dest.test>: no such user",
+            "--rcpt", "bad2@dest.test=552 5.2.2 <bad2@dest.test>: mailbox full"])
         sender = env.start_sink("127.0.0.2", name="sender")     # where DSNs to a@sender.test go
         env.write_config(env.base_config(
             "bounce-domain bounce.test\n"
@@ -169,12 +171,27 @@ def test():
         check(rc == 0 and "suppressed (complaint, f" in out, "complainer not suppressed: %s" % out)
         summary("ARF complaint -> f %s for %s, complainer suppressed" % (f["feedbackType"], qid))
 
+        # two failures of one delivery: one DSN naming both; only the hard one suppressed
+        qid2 = env.send("b@sender.test", ["bad1@dest.test", "bad2@dest.test"],
+                        b"From: b@sender.test\r\nSubject: second\r\n\r\nhello\r\n")
+        two = wait_for(lambda: [d for e, d in sender.messages() if b"X-Courser-Queue-ID: " + qid2.encode() in d], 30,
+                       lambda: "a DSN for %s (log: %s)" % (qid2, env.log_text()[-1500:]))
+        check(len(two) == 1, "%d DSNs for %s, want one for both recipients" % (len(two), qid2))
+        t2 = two[0].decode(errors="replace")
+        check("Final-Recipient: rfc822; bad1@dest.test" in t2 and "Final-Recipient: rfc822; bad2@dest.test" in t2
+              and "Status: 5.2.2" in t2, "the DSN does not list both recipients:\n%s" % t2)
+        rc, out = env.mtactl("suppression", "check", "bad2@dest.test")
+        check(rc == 0 and "not suppressed" in out, "a full mailbox was suppressed: %s" % out)
+        rc, out = env.mtactl("suppression", "check", "bad1@dest.test")
+        check(rc == 0 and "suppressed (bad-mailbox" in out, "bad1 not suppressed: %s" % out)
+        summary("two failures of one delivery -> one DSN; 5.2.2 quota not suppressed, 5.1.1 suppressed")
+
         # 5. mtactl
         rc, out = env.mtactl("suppression", "add", "Manual@Example.test", "list-unsubscribe")
         check(rc == 0, "suppression add: %s" % out)
         rc, out = env.mtactl("suppression", "list")
         check(rc == 0 and "manual@example.test" in out and "gone@dest.test" in out
-              and "4 entries" in out, "suppression list:\n%s" % out)
+              and "5 entries" in out, "suppression list:\n%s" % out)
         rc, out = env.mtactl("suppression", "remove", "manual@example.test")
         check(rc == 0 and "removed" in out, "suppression remove: %s" % out)
         rc, out = env.mtactl("suppression", "remove", "manual@example.test")

@@ -3,7 +3,7 @@
  * recipient and spools a DSN (null return path, to the sender, NOTIFY
  * NEVER); NOTIFY=NEVER, the null sender and send-dsn no give no DSN; a
  * soft failure and an expiry suppress nobody; a gone spool file still
- * suppresses.
+ * suppresses; max-dsn-per-sender-per-hour caps DSNs per sender.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,12 +154,32 @@ static void test_soft(void **state)
     assert_int_equal(suppress_get(ctx.sdb, "*", "spam@d.test", NULL), 0);
 }
 
+static void test_rate_limit(void **state)
+{
+    char qid[QUEUE_ID_SIZE];
+    struct bjob j;
+    int i, sent = 0;
+
+    cfg.max_dsn_per_sender = 2;
+    for (i = 0; i < 4; i++) {
+        original(qid, "busy@s.test", "x@d.test", 0);
+        run(qid, "x@d.test", "5.1.1", "550 5.1.1 unknown", 0, &j);
+        sent += j.dsn_qid[0] != '\0';
+    }
+    assert_int_equal(sent, 2);
+    original(qid, "other@s.test", "x@d.test", 0);     /* another sender has its own budget */
+    run(qid, "x@d.test", "5.1.1", "550 5.1.1 unknown", 0, &j);
+    assert_true(j.dsn_qid[0] != '\0');
+    cfg.max_dsn_per_sender = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hard_with_dsn),
         cmocka_unit_test(test_no_dsn),
         cmocka_unit_test(test_soft),
+        cmocka_unit_test(test_rate_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
