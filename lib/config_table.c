@@ -132,7 +132,7 @@ const struct cfg_directive cfg_table[] = {
       .help = "DSNs sent to one sender address in an hour; more failures are still recorded and suppressed, without a DSN; 0 = no limit" },
     { .name = "reject-suppressed-recipients", .scopes = CS_SOURCE, .type = CT_BOOL,
       S(reject_suppressed, 48), .def = "yes",
-      .help = "refuse (550 at RCPT) recipients on the suppression list" },
+      .help = "refuse (550 at RCPT) recipients on the suppression list; no = accept them, then qmgr bounces them (5.7.1, `b` record) without delivering" },
     { .name = "verp", .synonyms = "verp-default", .scopes = CS_DOMAIN, .type = CT_BOOL, D(verp, 48),
       .def = "no", .help = "send with the signed VERP return path `bounces+ID.HASH@verp-domain` (needs verp-key or verp-key-file)" },
 

@@ -9,6 +9,11 @@
  * BOUNCE about it.  Frames go through an outbox: kept until acknowledged,
  * resent after a reconnect, the oldest dropped past 200000 (bounced down
  * for long; the file is then removed).
+ * Suppressed recipients that smtpd accepted (reject-suppressed-recipients
+ * no, or suppressed while queued) are bounced here before their first
+ * delivery attempt (550 5.7.1, a `b` record; PowerMTA's
+ * accept-invalid-recipients behaviour); the database is bounced's, read
+ * here read-only.
  * XXX the BOUNCEs in flight live in memory only: if qmgr dies before
  * bounced acknowledges, that recipient gets no DSN (its `b` record and
  * the journal are unaffected).  Journaling them would make DSNs
@@ -25,9 +30,11 @@
 #include "log.h"
 #include "outbox.h"
 #include "qmgr.h"
+#include "suppress.h"
 #include "verp_sign.h"
 
 #define BOUNCE_UNACKED_MAX 200000
+#define SUPPRESS_RETRY_MS  2000
 
 struct hold {
     uint32_t count;             /* BOUNCEs not yet acknowledged */
@@ -42,6 +49,9 @@ static struct {
     struct verp_key key;
     char verp_domain[CFG_NAME_MAX];
     char mail_from[PROTO_ADDR_MAX];
+    struct suppress_db *sdb;    /* read-only; bounced writes it */
+    char sdb_dir[PATH_MAX];
+    int64_t sdb_retry;
 } bc;
 
 static void bc_done(void *tag, int acked, void *arg)
@@ -62,6 +72,13 @@ void bounce_client_reconfigure(const struct config *cfg)
     struct verp_key k;
 
     snprintf(bc.spool_dir, sizeof(bc.spool_dir), "%s", cfg->spool_dir);
+    if (config_suppression_dir(cfg, bc.sdb_dir, sizeof(bc.sdb_dir)) < 0)
+        bc.sdb_dir[0] = '\0';
+    if (bc.sdb) {           /* reopened on the next look-up, maybe elsewhere */
+        suppress_close(bc.sdb);
+        bc.sdb = NULL;
+    }
+    bc.sdb_retry = 0;
     snprintf(bc.verp_domain, sizeof(bc.verp_domain), "%s", verp_domain(cfg));
     if (verp_key_load(cfg, &k, err, sizeof(err)) < 0)
         msg_error("%s; VERP return paths are not used", err);
@@ -170,6 +187,43 @@ const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *
     return bc.mail_from;
 }
 
+/* bc_db - the suppression database, opened lazily (bounced creates it). */
+static struct suppress_db *bc_db(int64_t now_ms)
+{
+    char err[512];
+
+    if (bc.sdb || bc.sdb_dir[0] == '\0' || now_ms < bc.sdb_retry)
+        return bc.sdb;
+    bc.sdb = suppress_open(bc.sdb_dir, 1, err, sizeof(err));
+    if (bc.sdb == NULL)
+        bc.sdb_retry = now_ms + SUPPRESS_RETRY_MS;
+    return bc.sdb;
+}
+
+int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_ms)
+{
+    const struct qmsg *msg = r->msg;
+    const char *addr = msg->env.rcpts[r->index].addr;
+    const char *at = msg->env.mail_from ? strrchr(msg->env.mail_from, '@') : NULL;
+    struct suppress_db *db;
+    struct suppress_entry e;
+    char diag[PROTO_ADDR_MAX + 160], day[16];
+    time_t t;
+    struct tm tm;
+
+    if (bc.ob == NULL || (db = bc_db(now_ms)) == NULL
+        || suppress_check(db, addr, at ? at + 1 : NULL, &e) != 1)
+        return 0;
+    t = (time_t)e.time;
+    if (gmtime_r(&t, &tm) == NULL || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
+        snprintf(day, sizeof(day), "?");
+    snprintf(diag, sizeof(diag), "550 5.7.1 <%s>: recipient is on the suppression list (%s, %s)",
+             addr, e.reason, day);
+    msg_info("%s: <%s> is suppressed (%s); bounced without delivery", msg->qid, addr, e.reason);
+    result_bounce_local(m, r, now_ms, "5.7.1", diag);
+    return 1;
+}
+
 size_t bounce_client_unacked(void)
 {
     return bc.ob ? outbox_pending(bc.ob) : 0;
@@ -180,4 +234,6 @@ void bounce_client_stop(void)
     if (bc.ob)
         outbox_free(bc.ob);
     bc.ob = NULL;
+    suppress_close(bc.sdb);
+    bc.sdb = NULL;
 }

@@ -4,6 +4,7 @@
 #ifndef COURSER_QMGR_BOUNCE_CLIENT_H
 #define COURSER_QMGR_BOUNCE_CLIENT_H
 
+#include <stdint.h>
 #include <uv.h>
 #include "acct.h"
 #include "config.h"
@@ -25,6 +26,10 @@ void bounce_client_remove_spool(const char *qid);
  * when the queue says `verp yes` and a key and domain are configured,
  * else the envelope sender.  Valid until the next call. */
 const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *q);
+/* If r's address is on the suppression list (global or the sender
+ * domain's), bounce it (5.7.1, no delivery) and return 1; else 0. */
+struct qrcpt;
+int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_ms);
 size_t bounce_client_unacked(void);
 void bounce_client_stop(void);
 

@@ -71,12 +71,14 @@ def test():
             "--rcpt", "bad1@dest.test=550 5.1.1 <bad1@dest.test>: no such user",
             "--rcpt", "bad2@dest.test=552 5.2.2 <bad2@dest.test>: mailbox full"])
         sender = env.start_sink("127.0.0.2", name="sender")     # where DSNs to a@sender.test go
-        env.write_config(env.base_config(
-            "bounce-domain bounce.test\n"
-            "verp-key courser-test-verp-key-0123456789\n"
-            "<domain dest.test>\n    route [127.0.0.2]:%d\n    verp yes\n</domain>\n"
-            "<domain sender.test>\n    route [127.0.0.2]:%d\n</domain>\n"
-            % (dest.port, sender.port), acct_records="d,b,t,rb,rs,f"))
+        def conf(source_settings=""):
+            return env.base_config(
+                "bounce-domain bounce.test\n"
+                "verp-key courser-test-verp-key-0123456789\n"
+                "<domain dest.test>\n    route [127.0.0.2]:%d\n    verp yes\n</domain>\n"
+                "<domain sender.test>\n    route [127.0.0.2]:%d\n</domain>\n"
+                % (dest.port, sender.port), acct_records="d,b,t,rb,rs,f", source_settings=source_settings)
+        env.write_config(conf())
         env.start()
         wait_for(lambda: "bounced" in env.children_names(), 15,
                  lambda: "bounced to run (children: %s)" % env.children())
@@ -197,6 +199,26 @@ def test():
         rc, out = env.mtactl("suppression", "remove", "manual@example.test")
         check(rc != 0 and "not on the list" in out, "second remove: %d %s" % (rc, out))
         summary("mtactl suppression add/list/remove work")
+
+        # reject-suppressed-recipients no: accepted, then bounced by qmgr without delivery
+        env.write_config(conf("    reject-suppressed-recipients no\n"))
+        rc, out = env.mtactl("reload")
+        check(rc == 0, "reload: %s" % out)
+        before = len([e for e in dest.events("msg") if "gone@dest.test" in e["rcpts"]])
+
+        def accepted():
+            try:
+                return env.send("a@sender.test", ["gone@dest.test"], b"Subject: third\r\n\r\nx\r\n")
+            except Exception:
+                return None
+        qid3 = wait_for(accepted, 15, "the suppressed recipient to be accepted after the reload")
+        b3 = wait_for(lambda: [r for r in recs(env, "b", "gone@dest.test") if r["queueId"] == qid3], 30,
+                      lambda: "a b record for the accepted suppressed recipient (acct: %s)" % env.acct())[0]
+        check(b3["dsnStatus"].startswith("5.7.1") and "suppression list" in b3["dsnDiag"],
+              "accepted suppressed recipient's b record: %s" % b3)
+        check(len([e for e in dest.events("msg") if "gone@dest.test" in e["rcpts"]]) == before,
+              "a suppressed recipient was delivered to")
+        summary("reject-suppressed-recipients no: accepted, b %s, not delivered" % b3["dsnStatus"])
 
         # the spool drains: the original and the DSN are gone
         wait_for(lambda: not env.spool_files(), 30, lambda: "an empty spool (%s)" % env.spool_files())
