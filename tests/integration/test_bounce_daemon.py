@@ -9,10 +9,13 @@
 3. An asynchronous DSN sent by smtplib to that VERP address gives an `rb`
    record linked to the original queue id and suppresses the recipient; the
    same DSN to a VERP address with a forged hash is ignored.
-4. An ARF complaint sent to fbl@bounce.test (mapped back through the
-   attached original's Return-Path) gives an `f` record with the queue id,
-   and the complainer is suppressed.
+4. An ARF complaint and a Microsoft JMRP complaint sent to fbl@bounce.test
+   (mapped back through the attached original's Return-Path) give `f`
+   records with the queue id, and the complainers are suppressed.
+   Two failures of one delivery give one DSN naming both.
 5. mtactl suppression add / check / list / remove.
+6. With reject-suppressed-recipients no, a suppressed recipient is
+   accepted, then bounced by qmgr (5.7.1) and never delivered.
 """
 
 import os
@@ -62,6 +65,22 @@ def arf(complainer, return_path):
             "Return-Path: <%s>\r\n"
             "From: a@sender.test\r\nTo: %s\r\nSubject: hello\r\n\r\nhello\r\n"
             "\r\n--FF--\r\n" % (complainer, return_path, complainer)).encode()
+
+
+def jmrp(complainer, return_path):
+    """A Microsoft JMRP report: the complained-about message attached,
+    the complainer in X-HmXmrOriginalRecipient."""
+    return ("From: staff@hotmail.test\r\n"
+            "To: fbl@bounce.test\r\n"
+            "Subject: complaint about message from 192.0.2.1\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=\"JJ\"\r\n"
+            "\r\n"
+            "--JJ\r\nContent-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n"
+            "X-HmXmrOriginalRecipient: %s\r\n"
+            "Return-Path: %s\r\n"
+            "From: a@sender.test\r\nTo: someone@hotmail.test\r\nSubject: hello\r\n\r\nhello\r\n"
+            "\r\n--JJ--\r\n" % (complainer, return_path)).encode()
 
 
 def test():
@@ -173,6 +192,18 @@ def test():
         check(rc == 0 and "suppressed (complaint, f" in out, "complainer not suppressed: %s" % out)
         summary("ARF complaint -> f %s for %s, complainer suppressed" % (f["feedbackType"], qid))
 
+        # JMRP complaint -> f, suppression
+        s = smtplib.SMTP("127.0.0.1", env.port, timeout=30)
+        s.ehlo("hotmail.test")
+        s.sendmail("staff@hotmail.test", ["fbl@bounce.test"], jmrp("jm@dest.test", verp))
+        s.quit()
+        fj = wait_for(lambda: recs(env, "f", "jm@dest.test"), 30,
+                      lambda: "an f record for the JMRP complainer (acct: %s)" % env.acct())[0]
+        check(fj["queueId"] == qid and fj["format"] == "jmrp", "JMRP f record: %s" % fj)
+        rc, out = env.mtactl("suppression", "check", "jm@dest.test")
+        check(rc == 0 and "suppressed (complaint, f" in out, "JMRP complainer not suppressed: %s" % out)
+        summary("JMRP complaint -> f (format %s) for %s, complainer suppressed" % (fj["format"], qid))
+
         # two failures of one delivery: one DSN naming both; only the hard one suppressed
         qid2 = env.send("b@sender.test", ["bad1@dest.test", "bad2@dest.test"],
                         b"From: b@sender.test\r\nSubject: second\r\n\r\nhello\r\n")
@@ -193,7 +224,7 @@ def test():
         check(rc == 0, "suppression add: %s" % out)
         rc, out = env.mtactl("suppression", "list")
         check(rc == 0 and "manual@example.test" in out and "gone@dest.test" in out
-              and "5 entries" in out, "suppression list:\n%s" % out)
+              and "6 entries" in out, "suppression list:\n%s" % out)
         rc, out = env.mtactl("suppression", "remove", "manual@example.test")
         check(rc == 0 and "removed" in out, "suppression remove: %s" % out)
         rc, out = env.mtactl("suppression", "remove", "manual@example.test")
