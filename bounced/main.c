@@ -1,9 +1,10 @@
 /*
  * main - bin/bounced.  One-shot modes for operators and tests:
- *   bounced [--patterns FILE] --classify FILE...   one JSON line per recipient
+ *   bounced [-c CONFIG | --patterns FILE] --classify FILE...   one JSON line per recipient
  *                                                  ("-" reads standard input)
  *   bounced [--patterns FILE] --classify-reply TEXT
- * and the daemon, started by master:
+ * With -c the patterns, VERP key and hard-bounce-categories of CONFIG
+ * apply, as in the daemon.  And the daemon, started by master:
  *   bounced -c FILE [-v]                           (server.c)
  * Exit status: 0 done, 1 a file could not be read or classified, 2 usage.
  */
@@ -22,7 +23,7 @@
 static void main_usage(void)
 {
     fputs("usage: bounced -c CONFIG [-v]                        (the daemon)\n"
-          "       bounced [--patterns FILE] --classify FILE...\n"
+          "       bounced [-c CONFIG | --patterns FILE] --classify FILE...\n"
           "       bounced [--patterns FILE] --classify-reply 'SMTP REPLY TEXT'\n", stderr);
 }
 
@@ -125,16 +126,31 @@ int main(int argc, char **argv)
         main_usage();
         return 2;
     }
-    db = bounce_patterns_new();
-    if (!db) {
-        fputs("bounced: out of memory\n", stderr);
-        return 1;
-    }
-    if ((patterns && bounce_patterns_load_file(db, patterns, err, sizeof(err)) < 0)
-        || bounce_patterns_load_builtin(db, err, sizeof(err)) < 0) {
-        fprintf(stderr, "bounced: %s\n", err);
-        bounce_patterns_free(db);
-        return 1;
+    if (conf && !patterns) {
+        /* the daemon's view: bounce-patterns and hard-bounce-categories */
+        struct bounced_ctx ctx;
+        struct config *cfg;
+
+        memset(&ctx, 0, sizeof(ctx));
+        if (config_load(conf, &cfg, err, sizeof(err)) < 0
+            || server_ctx_load(&ctx, cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "bounced: %s\n", err);
+            return 1;
+        }
+        config_free(cfg);
+        db = ctx.patterns;
+    } else {
+        db = bounce_patterns_new();
+        if (!db) {
+            fputs("bounced: out of memory\n", stderr);
+            return 1;
+        }
+        if ((patterns && bounce_patterns_load_file(db, patterns, err, sizeof(err)) < 0)
+            || bounce_patterns_load_builtin(db, err, sizeof(err)) < 0) {
+            fprintf(stderr, "bounced: %s\n", err);
+            bounce_patterns_free(db);
+            return 1;
+        }
     }
     if (reply) {
         struct report_rcpt r;

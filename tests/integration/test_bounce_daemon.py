@@ -229,7 +229,22 @@ def test():
         check(rc == 0 and "removed" in out, "suppression remove: %s" % out)
         rc, out = env.mtactl("suppression", "remove", "manual@example.test")
         check(rc != 0 and "not on the list" in out, "second remove: %d %s" % (rc, out))
-        summary("mtactl suppression add/list/remove work")
+        imp = os.path.join(env.dir, "import.csv")
+        with open(imp, "w") as fh:
+            fh.write("address,reason,domain\nimp1@example.test,list-clean\nimp2@example.test,,shop.test\n"
+                     "not-an-address\n")
+        os.chmod(imp, 0o644)
+        rc, out = env.mtactl("suppression", "import", imp)
+        check(rc == 0 and "imported 2 addresses, 1 lines skipped" in out, "suppression import: %s" % out)
+        rc, out = env.mtactl("suppression", "check", "imp2@example.test", "shop.test")
+        check(rc == 0 and "suppressed (manual, import" in out, "imported scoped entry: %s" % out)
+        rc, out = env.mtactl("suppression", "check", "imp2@example.test")
+        check(rc == 0 and "not suppressed" in out, "a shop.test entry applies globally: %s" % out)
+        rc, out = env.mtactl("suppression", "export")
+        check(rc == 0 and out.startswith("address,scope,reason,source,time,detail\n")
+              and "imp1@example.test,*,list-clean,import," in out and "imp2@example.test,shop.test,manual,import," in out,
+              "suppression export:\n%s" % out)
+        summary("mtactl suppression add/list/remove/import/export work")
 
         # reject-suppressed-recipients no: accepted, then bounced by qmgr without delivery
         env.write_config(conf("    reject-suppressed-recipients no\n"))
