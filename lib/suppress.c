@@ -24,7 +24,13 @@ struct suppress_db {
     int readonly;
     MDB_txn *rtxn;          /* reused read transaction (reset between uses) */
     size_t mapsize;
+    unsigned writes;        /* since the last stale-reader sweep */
 };
+
+/* A reader killed with -9 (an smtpd) leaves its slot in the lock file,
+ * pinning an old snapshot so freed pages are never reused; the writer
+ * clears such slots at open and every so many writes. */
+#define SUPPRESS_READER_CHECK_EVERY 1024
 
 /* --- value codec: u8 version, i64 time (BE), then three u8-length strings */
 static int put_str(unsigned char *out, size_t outlen, size_t *off, const char *s)
@@ -169,6 +175,8 @@ struct suppress_db *suppress_open(const char *dir, int readonly, char *err, size
         set_err(err, errlen, dir, "commit", rc);
         goto fail;
     }
+    if (!readonly)
+        (void)mdb_reader_check(db->env, NULL);
     return db;
 fail:
     mdb_env_close(db->env);
@@ -368,6 +376,10 @@ static long write_items(struct suppress_db *db, const struct suppress_item *item
     if (db->rtxn) {             /* a writer's stale snapshot would pin pages */
         mdb_txn_abort(db->rtxn);
         db->rtxn = NULL;
+    }
+    if (++db->writes >= SUPPRESS_READER_CHECK_EVERY) {
+        db->writes = 0;
+        (void)mdb_reader_check(db->env, NULL);
     }
     while ((rc = write_once(db, items, n, del, &done)) == MDB_MAP_FULL)
         if (grow(db) < 0)
