@@ -30,11 +30,15 @@
 #include "suppress.h"
 #include "verp_sign.h"
 
+struct bpipe;
+
 struct bounced_ctx {
     struct config *cfg;
     struct bounce_patterns *patterns;
     struct suppress_db *sdb;
     struct verp_key key;
+    struct bpipe *bounce_pipe;  /* NULL = none (pipe.h) */
+    struct bpipe *fbl_pipe;
 };
 
 enum bjob_kind { BJ_FAILURE, BJ_INBOUND, BJ_CTL };
@@ -56,7 +60,11 @@ struct bjob {
     char dsn_qid[QUEUE_ID_SIZE];  /* a DSN spooled: tell qmgr */
     struct buf reply;           /* BJ_CTL text */
     uint32_t status;
+    struct buf pipe_b, pipe_f;  /* event lines for bounce-pipe / fbl-pipe */
+    uint64_t pipe_b_size, pipe_f_size;  /* queue file sizes after appending */
 };
+
+#define BJOB_PIPE_MAX (16u << 20)
 
 /* Take ownership of *r (zeroed afterwards).  -1 when out of memory. */
 int bjob_add_record(struct bjob *j, struct acct_record *r);

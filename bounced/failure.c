@@ -25,6 +25,7 @@
 #include "classify.h"
 #include "dsn_make.h"
 #include "log.h"
+#include "pipe.h"
 #include "spool.h"
 
 #define FAILURE_HDR_READ (256u << 10)     /* original bytes read for its headers */
@@ -254,6 +255,11 @@ void failure_run(struct bounced_ctx *c, struct bjob *j)
         }
     }
     for (i = 0; i < n; i++) {
+        if (c->bounce_pipe
+            && bpipe_event(&j->pipe_b, "b", (int64_t)time(NULL), all[i]->ev.rcpt, cat[i], hard[i],
+                           all[i]->ev.status, all[i]->ev.diag, all[i]->ev.queue_id, NULL,
+                           env.mail_from) < 0)
+            msg_warn("%s: bounce-pipe event dropped (too large)", all[i]->ev.queue_id);
         log_escape(esc, sizeof(esc), all[i]->ev.rcpt, strlen(all[i]->ev.rcpt));
         msg_info("%s: rcpt=<%s> status=%s category=%s %s%s%s%s", all[i]->ev.queue_id, esc,
                  all[i]->ev.status, cat[i], hard[i] ? "hard, suppressed" : "soft",

@@ -32,6 +32,7 @@
 #include "bounced.h"
 #include "classify.h"
 #include "log.h"
+#include "pipe.h"
 #include "report.h"
 #include "spool.h"
 
@@ -257,6 +258,13 @@ int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_en
         type = fb ? "f" : failed ? "rb" : "rs";
         if (inbound_record(j, type, env, &rep, r, &o, format) == 0)
             made++;
+        if (fb ? c->fbl_pipe != NULL : c->bounce_pipe != NULL) {
+            if (bpipe_event(fb ? &j->pipe_f : &j->pipe_b, type, (int64_t)time(NULL), r->addr,
+                            fb ? "complaint" : r->category, fb ? -1 : r->hard, r->status, r->diag,
+                            o.id, fb ? (rep.feedback_type[0] ? rep.feedback_type : "abuse") : NULL,
+                            NULL) < 0)
+                msg_warn("%s: pipe event dropped (too large)", env->queue_id);
+        }
         log_escape(esc, sizeof(esc), r->addr, strlen(r->addr));
         if (fb) {
             snprintf(detail, sizeof(detail), "%s %s", rep.feedback_type[0] ? rep.feedback_type : "abuse",

@@ -10,6 +10,7 @@
  *                  inotify (uv_fs_event): no polling; scanned at start.
  *   acctd.sock     rb, rs and f records (outbox: resent until acknowledged)
  *   qmgr.sock      MSG_NEW for each DSN spooled (ROLE_BOUNCED)
+ *   bounce-pipe, fbl-pipe   programs fed every event as JSON (pipe.c)
  *
  * Work runs as a FIFO of jobs, one at a time on the thread pool (see
  * bounced.h).  SIGHUP: the new configuration is taken between jobs (a
@@ -32,6 +33,7 @@
 #include "net.h"
 #include "outbox.h"
 #include "parse.h"
+#include "pipe.h"
 #include "proto.h"
 #include "spool.h"
 
@@ -100,6 +102,8 @@ static void bjob_free(struct bjob *j)
         free(j->argv[k]);
     free(j->argv);
     buf_free(&j->reply);
+    buf_free(&j->pipe_b);
+    buf_free(&j->pipe_f);
     free(j);
 }
 
@@ -154,6 +158,11 @@ static void job_work(uv_work_t *w)
     case BJ_INBOUND: inbound_run(&B.ctx, j); break;
     case BJ_CTL: bctl_run(&B.ctx, j); break;
     }
+    /* the events are durable before the job's results go out */
+    if (j->pipe_b.len && B.ctx.bounce_pipe)
+        (void)bpipe_append(B.ctx.bounce_pipe, j->pipe_b.data, j->pipe_b.len, &j->pipe_b_size);
+    if (j->pipe_f.len && B.ctx.fbl_pipe)
+        (void)bpipe_append(B.ctx.fbl_pipe, j->pipe_f.data, j->pipe_f.len, &j->pipe_f_size);
 }
 
 static int enc_acct(struct buf *out, uint32_t seq, const void *arg)
@@ -199,6 +208,10 @@ static void job_done(uv_work_t *w, int status)
     B.running = NULL;
     if (status != 0)
         msg_warn("job cancelled");
+    if (j->pipe_b_size && B.ctx.bounce_pipe)
+        bpipe_committed(B.ctx.bounce_pipe, j->pipe_b_size);
+    if (j->pipe_f_size && B.ctx.fbl_pipe)
+        bpipe_committed(B.ctx.fbl_pipe, j->pipe_f_size);
     for (i = 0; i < j->nrecs; i++)
         if (outbox_push(B.acct, enc_acct, &j->recs[i], NULL) < 0)
             msg_error("accounting record dropped (too large or out of memory)");
@@ -226,6 +239,9 @@ static void apply_pending_cfg(void)
         msg_error("reload: %s; keeping the running configuration", err);
         config_free(B.pending_cfg);
     } else {
+        if (strcmp(B.pending_cfg->bounce_pipe, B.ctx.cfg->bounce_pipe) != 0
+            || strcmp(B.pending_cfg->fbl_pipe, B.ctx.cfg->fbl_pipe) != 0)
+            msg_warn("reload: bounce-pipe and fbl-pipe changes take effect after a restart");
         bounce_patterns_free(B.ctx.patterns);
         B.ctx.patterns = tmp.patterns;
         B.ctx.key = tmp.key;
@@ -248,8 +264,13 @@ static void jobs_next(void)
         check_stop();
         return;
     }
-    if ((j = B.head) == NULL)
+    if ((j = B.head) == NULL) {
+        if (B.ctx.bounce_pipe)      /* no job: the queue files may be truncated */
+            bpipe_idle(B.ctx.bounce_pipe);
+        if (B.ctx.fbl_pipe)
+            bpipe_idle(B.ctx.fbl_pipe);
         return;
+    }
     apply_pending_cfg();
     B.head = j->next;
     if (B.head == NULL)
@@ -311,6 +332,8 @@ static struct bjob *bjob_new(enum bjob_kind kind)
         return NULL;
     j->kind = kind;
     buf_init(&j->reply, IPC_MAX_PAYLOAD - 1024);
+    buf_init(&j->pipe_b, BJOB_PIPE_MAX);
+    buf_init(&j->pipe_f, BJOB_PIPE_MAX);
     return j;
 }
 
@@ -576,6 +599,8 @@ int server_run(const char *config_path)
 
     B.loop = uv_default_loop();
     start_outboxes();
+    B.ctx.bounce_pipe = bpipe_open(B.loop, B.ctx.cfg->spool_dir, "bounce-pipe", B.ctx.cfg->bounce_pipe);
+    B.ctx.fbl_pipe = bpipe_open(B.loop, B.ctx.cfg->spool_dir, "fbl-pipe", B.ctx.cfg->fbl_pipe);
     fd = listen_fd();
     if (uv_pipe_init(B.loop, &B.server, 0) != 0 || uv_pipe_open(&B.server, fd) != 0
         || uv_listen((uv_stream_t *)&B.server, 256, on_connection) != 0)

@@ -192,6 +192,8 @@ struct config {
     char hard_bounce_categories[512]; /* space-separated; "" = the built-in default */
     int send_dsn;                   /* DSNs to senders, default yes */
     uint32_t max_dsn_per_sender;    /* per sender address and hour, default 100, 0 = no limit */
+    char bounce_pipe[1024];         /* "PROGRAM ARGS" for b/rb/rs events, "" = none */
+    char fbl_pipe[1024];            /* the same for f events */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err

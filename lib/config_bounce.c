@@ -66,6 +66,26 @@ int cfg_apply_hard_categories(struct cfg_parser *p, const struct cfg_directive *
     return 0;
 }
 
+/* cfg_apply_pipe - "/abs/program args": an absolute program (it is run
+ * without a shell, from a daemon whose folder is not the config's), no
+ * control bytes, bounded. */
+int cfg_apply_pipe(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+                   void *base, char *why, size_t whylen)
+{
+    char *dst = (char *)base + d->off;
+    size_t i, n = strlen(value);
+
+    if (value[0] != '/')
+        return bad(why, whylen, "needs an absolute program path", value);
+    if (n >= d->size)
+        return bad(why, whylen, "too long", value);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 && value[i] != '\t')
+            return bad(why, whylen, "control character", value);
+    memcpy(dst, value, n + 1);
+    return 0;
+}
+
 int config_is_bounce_domain(const struct config *cfg, const char *domain)
 {
     size_t i, n = strlen(domain);
