@@ -518,7 +518,6 @@ int main(int argc, char **argv)
     if (snprintf(path, sizeof(path), "%s/acctd.sock", q.cfg->run_dir) >= (int)sizeof(path)
         || acct_client_start(q.loop, path) < 0)
         msg_fatal("cannot set up the acctd client");
-
     fd = listen_fd();
     if (uv_pipe_init(q.loop, &q.server, 0) != 0 || uv_pipe_open(&q.server, fd) != 0
         || uv_listen((uv_stream_t *)&q.server, 4096, on_connection) != 0)

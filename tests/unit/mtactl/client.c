@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <cmocka.h>
 #include "../../../mtactl/client.h"
 #include "buf.h"
@@ -52,6 +53,11 @@ static void serve_one(int lfd, int answer)
     uint32_t i;
     int c;
 
+    /* the listener is non-blocking (lib/net.c): a child that got here
+     * before the client connected saw EAGAIN and exited, and the client
+     * then got "connection refused" or EOF (a flaky test) */
+    if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK) < 0)
+        _exit(1);
     c = accept(lfd, NULL, NULL);
     if (c < 0)
         _exit(1);
