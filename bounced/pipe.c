@@ -349,9 +349,13 @@ static void bp_send(struct bpipe *p)
             p->en++;
             last = i + 1;
         }
-    if (last == 0) {        /* one line longer than the window: cannot happen (events are small) */
+    if (last == 0) {
         free(p->wbuf);
         p->wbuf = NULL;
+        if (p->sent != p->acked || (uint64_t)n < PIPE_WINDOW)
+            return;         /* the next line waits for acknowledgements */
+        /* one line longer than the whole window: cannot happen (events
+         * are bounded far below it); skip it rather than stall forever */
         msg_error("%s: an event longer than %u bytes is skipped", p->name, PIPE_WINDOW);
         p->acked = p->sent = p->sent + (uint64_t)n;
         bp_save(p);
