@@ -40,6 +40,7 @@
 #define STOP_GRACE_MS     5000
 #define OUTBOX_MAX        200000
 #define JOBS_MAX          100000    /* queued from qmgr before we stop reading */
+#define BATCH_WAIT_MS     20        /* an idle queue's first failure waits for its siblings */
 
 struct bconn {
     struct bconn *prev, *next;
@@ -309,8 +310,10 @@ static void kick_fire(uv_timer_t *t)
     jobs_next();
 }
 
-/* jobs_push - queue j; the queue runs on the next loop turn, after every
- * frame of the current read has been queued (so they can be batched). */
+/* jobs_push - queue j.  An idle queue starts after a short wait when j
+ * is a failure: qmgr sends one delivery's failures as separate frames,
+ * and those that arrive meanwhile join j's batch (one DSN).  While a job
+ * runs, the queue fills anyway. */
 static void jobs_push(struct bjob *j)
 {
     j->next = NULL;
@@ -320,7 +323,9 @@ static void jobs_push(struct bjob *j)
         B.head = j;
     B.tail = j;
     B.njobs++;
-    if (!B.running && uv_timer_start(&B.kick, kick_fire, 0, 0) != 0)
+    if (B.running || uv_is_active((uv_handle_t *)&B.kick))
+        return;
+    if (uv_timer_start(&B.kick, kick_fire, j->kind == BJ_FAILURE ? BATCH_WAIT_MS : 0, 0) != 0)
         jobs_next();
 }
 

@@ -9,6 +9,9 @@
  * BOUNCE about it.  Frames go through an outbox: kept until acknowledged,
  * resent after a reconnect, the oldest dropped past 200000 (bounced down
  * for long; the file is then removed).
+ * It also gives `b` and `t` records their category from the bounce
+ * pattern database (DESIGN.md §2.6: qmgr classifies; the status-only
+ * category of result.c is the fallback).
  * Suppressed recipients that smtpd accepted (reject-suppressed-recipients
  * no, or suppressed while queued) are bounced here before their first
  * delivery attempt (550 5.7.1, a `b` record; PowerMTA's
@@ -26,6 +29,7 @@
 #include <strings.h>
 #include <time.h>
 #include "bounce_client.h"
+#include "bounce_patterns.h"
 #include "bounce_proto.h"
 #include "log.h"
 #include "outbox.h"
@@ -49,6 +53,7 @@ static struct {
     struct verp_key key;
     char verp_domain[CFG_NAME_MAX];
     char mail_from[PROTO_ADDR_MAX];
+    struct bounce_patterns *patterns;   /* categories of b and t records */
     struct suppress_db *sdb;    /* read-only; bounced writes it */
     char sdb_dir[PATH_MAX];
     int64_t sdb_retry;
@@ -70,6 +75,18 @@ void bounce_client_reconfigure(const struct config *cfg)
 {
     char err[512];
     struct verp_key k;
+    struct bounce_patterns *db = bounce_patterns_new();
+
+    if (db == NULL
+        || (cfg->bounce_patterns[0] && bounce_patterns_load_file(db, cfg->bounce_patterns, err, sizeof(err)) < 0)
+        || bounce_patterns_load_builtin(db, err, sizeof(err)) < 0) {
+        msg_error("bounce patterns: %s; %s", db ? err : "out of memory",
+                  bc.patterns ? "keeping the previous ones" : "categories from the status only");
+        bounce_patterns_free(db);
+    } else {
+        bounce_patterns_free(bc.patterns);
+        bc.patterns = db;
+    }
 
     snprintf(bc.spool_dir, sizeof(bc.spool_dir), "%s", cfg->spool_dir);
     if (config_suppression_dir(cfg, bc.sdb_dir, sizeof(bc.sdb_dir)) < 0)
@@ -118,6 +135,27 @@ static int bc_rcpt_index(const struct qmsg *msg, const char *addr, uint32_t *ind
             return 0;
         }
     return -1;
+}
+
+void bounce_client_categorize(struct acct_record *r)
+{
+    const char *type = r->v[AF_TYPE], *st = r->v[AF_DSN_STATUS], *diag = r->v[AF_DSN_DIAG];
+    const char *cat = r->v[AF_BOUNCE_CAT], *found;
+    char subj[PROTO_TEXT_MAX + 32];
+    int n;
+
+    if (bc.patterns == NULL || type == NULL || (strcmp(type, "b") != 0 && strcmp(type, "t") != 0)
+        || st == NULL || diag == NULL || (cat && strcmp(cat, "message-expired") == 0))
+        return;
+    /* the rules' subject: "X.Y.Z TEXT" (bounce_patterns.h) */
+    if (strncasecmp(diag, "smtp;", 5) == 0)
+        diag += 5;
+    n = snprintf(subj, sizeof(subj), "%.*s %s", (int)strcspn(st, " "), st, diag);
+    if (n < 0)
+        return;
+    found = bounce_patterns_match(bc.patterns, subj, strnlen(subj, sizeof(subj)));
+    if (found)
+        r->v[AF_BOUNCE_CAT] = (char *)found;    /* the database outlives the record */
 }
 
 void bounce_client_acct(struct qmgr *m, const struct acct_record *r)
@@ -236,4 +274,6 @@ void bounce_client_stop(void)
     bc.ob = NULL;
     suppress_close(bc.sdb);
     bc.sdb = NULL;
+    bounce_patterns_free(bc.patterns);
+    bc.patterns = NULL;
 }

@@ -16,6 +16,10 @@ struct queue;
 int bounce_client_start(uv_loop_t *loop, struct qmgr *m, const struct config *cfg);
 /* Take the VERP key and spool folder of a reloaded configuration. */
 void bounce_client_reconfigure(const struct config *cfg);
+/* Replace a `b`/`t` record's bounceCat by the pattern database's verdict
+ * on its reply (r is a shallow copy: only that pointer changes, to a
+ * string owned by the database, valid until the next reload). */
+void bounce_client_categorize(struct acct_record *r);
 /* Called with every accounting record qmgr makes: a `b` record becomes a
  * BOUNCE to bounced. */
 void bounce_client_acct(struct qmgr *m, const struct acct_record *r);

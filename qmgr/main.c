@@ -153,8 +153,11 @@ static int hook_deliver(struct qmgr *m, struct worker *w, const struct msg_deliv
 
 static void hook_acct(struct qmgr *m, const struct acct_record *r)
 {
-    acct_client_send(r);
-    bounce_client_acct(m, r);
+    struct acct_record c = *r;      /* shallow: bounceCat may be replaced */
+
+    bounce_client_categorize(&c);
+    acct_client_send(&c);
+    bounce_client_acct(m, &c);
 }
 
 static void hook_remove(struct qmgr *m, const char *qid)

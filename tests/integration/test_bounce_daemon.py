@@ -88,7 +88,8 @@ def test():
         dest = env.start_sink("127.0.0.2", name="dest", args=[
             "--rcpt", "gone@dest.test=550 5.1.1 <gone@dest.test>: Recipient address rejected: User unknown",
             "--rcpt", "bad1@dest.test=550 5.1.1 <bad1@dest.test>: no such user",
-            "--rcpt", "bad2@dest.test=552 5.2.2 <bad2@dest.test>: mailbox full"])
+            "--rcpt", "bad2@dest.test=552 5.2.2 <bad2@dest.test>: mailbox full",
+            "--rcpt", "spam@dest.test=550 5.7.1 Message rejected as spam by Content Filtering"])
         sender = env.start_sink("127.0.0.2", name="sender")     # where DSNs to a@sender.test go
         def conf(source_settings=""):
             return env.base_config(
@@ -129,6 +130,14 @@ def test():
         check("ok@dest.test" not in text.split("text/rfc822-headers")[0].replace("To: ok@dest.test", ""),
               "the DSN reports the delivered recipient too:\n%s" % text)
         summary("550 5.1.1 -> b bad-mailbox, DSN to the sender (%d bytes, from <>)" % len(data))
+
+        # the b record's category comes from the pattern database, not the status alone
+        env.send("a@sender.test", ["spam@dest.test"], b"Subject: spam?\r\n\r\nx\r\n")
+        bs = wait_for(lambda: recs(env, "b", "spam@dest.test"), 30, "a b record for spam@dest.test")[0]
+        check(bs["bounceCat"] == "spam-related", "5.7.1 spam reply bounceCat %r, want spam-related" % bs["bounceCat"])
+        rc, out = env.mtactl("suppression", "check", "spam@dest.test")
+        check(rc == 0 and "not suppressed" in out, "a spam block suppressed the recipient: %s" % out)
+        summary("550 5.7.1 ... spam -> b spam-related (pattern database), not suppressed")
 
         # 2. VERP return path on the delivery
         d_ev = [e for e in dest.events("msg") if "ok@dest.test" in e["rcpts"]][0]
