@@ -181,7 +181,8 @@ static int inbound_record(struct bjob *j, const char *type, const struct spool_e
     if (type[0] == 'f') {
         rc |= inbound_set(&a, AF_FEEDBACK_TYPE, rep->feedback_type[0] ? rep->feedback_type : "abuse");
     } else {
-        rc |= inbound_set(&a, AF_DSN_ACTION, r->action[0] ? r->action : "failed");
+        rc |= inbound_set(&a, AF_DSN_ACTION, r->action[0] ? r->action
+                          : type[1] == 's' ? "delivered" : "failed");
         if (r->status[0]) {
             snprintf(tmp, sizeof(tmp), "%s (%s)", r->status, bounce_status_text(r->status));
             rc |= acct_set(&a, AF_DSN_STATUS, tmp);
@@ -190,7 +191,8 @@ static int inbound_record(struct bjob *j, const char *type, const struct spool_e
             snprintf(tmp, sizeof(tmp), "smtp;%s", r->diag);
             rc |= acct_set(&a, AF_DSN_DIAG, tmp);
         }
-        rc |= inbound_set(&a, AF_BOUNCE_CAT, r->category);
+        if (type[1] == 'b')     /* rs reports no failure: no category */
+            rc |= inbound_set(&a, AF_BOUNCE_CAT, r->category);
     }
     rc |= acct_set(&a, AF_SRC_TYPE, "smtp");
     snprintf(tmp, sizeof(tmp), "%s (%s)", env->client_helo ? env->client_helo : "",
@@ -240,18 +242,18 @@ int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_en
     }
     feedback = rep.type == REPORT_FEEDBACK;
     format = inbound_format(data, len, feedback);
-    if (rep.type != REPORT_BOUNCE && !feedback) {
+    if (rep.type != REPORT_BOUNCE && rep.type != REPORT_DELIVERED && !feedback) {
         msg_info("%s: %s notice (%zu recipients) from %s dropped", env->queue_id,
-                 rep.type == REPORT_AUTOREPLY ? "auto-reply" : rep.type == REPORT_DELIVERED
-                 ? "delivery" : "unrecognised", rep.n, env->client_ip ? env->client_ip : "?");
+                 rep.type == REPORT_AUTOREPLY ? "auto-reply" : "unrecognised", rep.n,
+                 env->client_ip ? env->client_ip : "?");
         report_free(&rep);
         return 0;
     }
     for (i = 0; i < rep.n; i++) {
         struct report_rcpt *r = &rep.r[i];
         int fb = feedback || r->type == REPORT_FEEDBACK;
-        int failed = !fb && r->type != REPORT_DELIVERED && r->type != REPORT_AUTOREPLY
-            && (r->action[0] == '\0' || strcmp(r->action, "failed") == 0);
+        int failed = !fb && rep.type != REPORT_DELIVERED && r->type != REPORT_DELIVERED
+            && r->type != REPORT_AUTOREPLY && (r->action[0] == '\0' || strcmp(r->action, "failed") == 0);
 
         if (!fb && r->type == REPORT_AUTOREPLY)
             continue;

@@ -4,7 +4,8 @@
  * the recipient; a forged VERP hash gives nothing; an ARF complaint gives
  * an f record mapped through the attached Return-Path and suppresses the
  * complainer; without VERP the DSN is recorded but, with a key set, not
- * trusted for suppression; an auto-reply is dropped.
+ * trusted for suppression; delayed and delivered DSNs give rs records
+ * (no suppression); an auto-reply is dropped.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,6 +188,34 @@ static void test_arf(void **state)
     job_free(j);
 }
 
+static void test_rs(void **state)
+{
+    struct spool_envelope e;
+    struct spool_rcpt r;
+    struct bjob *j = job();
+    char m[2048];
+    const char *fmt = "From: MAILER-DAEMON@mx.test\r\nTo: <%s>\r\nSubject: report\r\nMIME-Version: 1.0\r\n"
+                      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+                      "--B\r\nContent-Type: text/plain\r\n\r\nreport\r\n--B\r\n"
+                      "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.test\r\n\r\n"
+                      "Final-Recipient: rfc822; slow@dest.test\r\nAction: %s\r\nStatus: %s\r\n"
+                      "Diagnostic-Code: smtp; %s\r\n\r\n--B--\r\n";
+
+    env_for(&e, &r, verp);
+    snprintf(m, sizeof(m), fmt, verp, "delayed", "4.4.1", "421 4.4.1 connection timed out");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 1);
+    assert_string_equal(j->recs[0].v[AF_TYPE], "rs");
+    assert_string_equal(j->recs[0].v[AF_DSN_ACTION], "delayed");
+    assert_null(j->recs[0].v[AF_BOUNCE_CAT]);
+    snprintf(m, sizeof(m), fmt, verp, "delivered", "2.0.0", "250 ok");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 1);
+    assert_string_equal(j->recs[1].v[AF_TYPE], "rs");
+    assert_string_equal(j->recs[1].v[AF_DSN_ACTION], "delivered");
+    assert_string_equal(j->recs[1].v[AF_QUEUE_ID], QID);
+    assert_int_equal(suppress_get(ctx.sdb, "*", "slow@dest.test", NULL), 0);
+    job_free(j);
+}
+
 static void test_autoreply(void **state)
 {
     struct spool_envelope e;
@@ -208,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_forged),
         cmocka_unit_test(test_no_verp),
         cmocka_unit_test(test_arf),
+        cmocka_unit_test(test_rs),
         cmocka_unit_test(test_autoreply),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
