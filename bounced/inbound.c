@@ -10,8 +10,9 @@
  * verify, and a notice whose VERP address does not is a forgery: ignored
  * entirely (logged).  Next, a verified VERP address quoted in the body
  * (the attached original's Return-Path: how ARF and JMRP reports sent to
- * a fixed address map back).  Without VERP, the attached original's
- * X-Courser-Queue-Id/Message-ID gives the queue id when it can.
+ * a fixed address map back).  Without VERP, our own Received: line in the
+ * quoted original headers ("(Courser) with ESMTP id QUEUEID"), or an
+ * X-Courser-Queue-Id header, gives the queue id (unverified).
  * Records: `rb` per failed recipient (`rs` for delayed/delivered/relayed
  * reports), `f` per complained-about recipient.  Suppressed: every
  * complainer, and hard-bounced recipients of a notice whose VERP verified
@@ -125,6 +126,36 @@ static void inbound_verp_body(struct bounced_ctx *c, const char *data, size_t le
     }
 }
 
+/* inbound_received_id - the queue id in our own Received: line, quoted
+ * by most notices with the original's headers: "by HOST (Courser) with
+ * ESMTP id QUEUEID;" (smtpd/envelope.c).  Unverified, like a Message-ID. */
+static int inbound_received_id(const char *data, size_t len, char *out, size_t outlen)
+{
+    static const char mark[] = "(Courser) with ";
+    const char *p = data, *end = data + len, *hit, *id;
+    char cand[QUEUE_ID_SIZE];
+    size_t n;
+
+    while ((hit = memmem(p, (size_t)(end - p), mark, sizeof(mark) - 1)) != NULL) {
+        id = hit + sizeof(mark) - 1;
+        while (id < end && *id != ' ' && *id != '\n' && id - hit < 40)   /* SMTP, ESMTP, ESMTPS ... */
+            id++;
+        if (end - id > 4 && memcmp(id, " id ", 4) == 0) {
+            id += 4;
+            for (n = 0; n + 1 < sizeof(cand) && id + n < end && ((id[n] >= '0' && id[n] <= '9')
+                                                               || (id[n] >= 'A' && id[n] <= 'F')); n++)
+                cand[n] = id[n];
+            cand[n] = '\0';
+            if (queue_id_valid(cand) && n < outlen) {
+                memcpy(out, cand, n + 1);
+                return 0;
+            }
+        }
+        p = hit + 1;
+    }
+    return -1;
+}
+
 /* inbound_find_orig - see the header comment.  -1: forged. */
 static int inbound_find_orig(struct bounced_ctx *c, const struct spool_envelope *env,
                              const char *data, size_t len, const struct report *rep,
@@ -142,7 +173,11 @@ static int inbound_find_orig(struct bounced_ctx *c, const struct spool_envelope 
     inbound_verp_body(c, data, len, o);
     if (o->id[0])
         return 0;
-    if (rep->orig_id[0])
+    if (inbound_received_id(data, len, o->id, sizeof(o->id)) == 0)
+        return 0;
+    /* X-Courser-Queue-Id of the attached original; a Message-ID is no
+     * queue id and is not reported as one */
+    if (queue_id_valid(rep->orig_id))
         snprintf(o->id, sizeof(o->id), "%s", rep->orig_id);
     return 0;
 }

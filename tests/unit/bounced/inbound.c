@@ -160,6 +160,28 @@ static void test_no_verp(void **state)
     job_free(j);
 }
 
+/* No VERP: our Received: line in the quoted headers names the message. */
+static void test_received_id(void **state)
+{
+    struct spool_envelope e;
+    struct spool_rcpt r;
+    struct bjob *j = job();
+    char m[3000];
+
+    snprintf(m, sizeof(m), "%s", dsn_to("postmaster@bounce.test", "q@dest.test"));
+    m[strlen(m) - strlen("--B--\r\n")] = '\0';
+    strcat(m, "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+              "Received: from client.test ([127.0.0.1])\r\n\tby courser.test (Courser) with ESMTP id "
+              "6619C5EB2AC68001A41000;\r\n\tWed, 02 Dec 2026 01:14:55 +0000\r\n"
+              "Message-ID: <not-a-queue-id@x>\r\nSubject: x\r\n\r\n--B--\r\n");
+    env_for(&e, &r, "postmaster@bounce.test");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 1);
+    assert_string_equal(j->recs[0].v[AF_QUEUE_ID], QID);
+    /* unverified: recorded, not trusted for suppression (a key is set) */
+    assert_int_equal(suppress_get(ctx.sdb, "*", "q@dest.test", NULL), 0);
+    job_free(j);
+}
+
 static void test_arf(void **state)
 {
     struct spool_envelope e;
@@ -236,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_verp_dsn),
         cmocka_unit_test(test_forged),
         cmocka_unit_test(test_no_verp),
+        cmocka_unit_test(test_received_id),
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_rs),
         cmocka_unit_test(test_autoreply),
