@@ -39,7 +39,10 @@
 
 #define STOP_GRACE_MS     5000
 #define OUTBOX_MAX        200000
-#define JOBS_MAX          100000    /* queued from qmgr before we stop reading */
+/* Above qmgr's own bound on unacknowledged BOUNCEs (200000), so a
+ * backlog never makes bounced drop the connection (which would make qmgr
+ * resend, i.e. duplicate, everything queued); memory ~1 KiB per job. */
+#define JOBS_MAX          250000
 #define BATCH_WAIT_MS     20        /* an idle queue's first failure waits for its siblings */
 
 struct bconn {
@@ -180,11 +183,26 @@ static int enc_new(struct buf *out, uint32_t seq, const void *arg)
     return msg_new_encode(out, &m);
 }
 
+/* conn_qmgr - a live qmgr connection: BOUNCE sequence numbers are
+ * qmgr's and survive its reconnects, so one can be acknowledged on the
+ * connection that replaced the one it came on. */
+static struct bconn *conn_qmgr(void)
+{
+    struct bconn *b;
+
+    for (b = B.conns; b; b = b->next)
+        if (b->role == ROLE_QMGR && !ipc_conn_closing(b->c))
+            return b;
+    return NULL;
+}
+
 static void job_reply(struct bjob *j)
 {
     struct bconn *b = conn_find(j->conn_id);
     struct buf out;
 
+    if (j->kind == BJ_FAILURE && (b == NULL || ipc_conn_closing(b->c)))
+        b = conn_qmgr();
     if (b == NULL || ipc_conn_closing(b->c))
         return;     /* qmgr resends an unacknowledged BOUNCE after reconnecting */
     if (j->kind == BJ_FAILURE) {

@@ -214,6 +214,13 @@ void bounce_client_remove_spool(const char *qid)
         msg_error("%s: cannot remove spool file: %s", qid, strerror(errno));
 }
 
+int bounce_client_holding(const char *qid)
+{
+    struct hold *h = bc.ob ? hmap_get(&bc.holds, qid) : NULL;
+
+    return h != NULL && h->remove_pending;
+}
+
 const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *q)
 {
     const char *from = msg->env.mail_from ? msg->env.mail_from : "";

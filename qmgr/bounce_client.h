@@ -26,6 +26,9 @@ void bounce_client_acct(struct qmgr *m, const struct acct_record *r);
 /* Remove a finished message's spool file, or keep it until bounced has
  * acknowledged every BOUNCE about it. */
 void bounce_client_remove_spool(const char *qid);
+/* Whether qid is such a finished message whose file is kept for bounced
+ * (a spool rescan must not load it again). */
+int bounce_client_holding(const char *qid);
 /* MAIL FROM for a delivery of msg via queue q: the signed VERP address
  * when the queue says `verp yes` and a key and domain are configured,
  * else the envelope sender.  Valid until the next call. */

@@ -170,7 +170,12 @@ static void rescan_cb(const char *qid, void *arg)
 {
     struct qmsg *msg;
     char err[512];
-    int r = message_load(&q.m, q.cfg->spool_dir, qid, &msg, err, sizeof(err));
+    int r;
+
+    /* finished, its file kept only until bounced has read it */
+    if (bounce_client_holding(qid))
+        return;
+    r = message_load(&q.m, q.cfg->spool_dir, qid, &msg, err, sizeof(err));
 
     if (r < 0)
         msg_error("%s: cannot load: %s", qid, err);
