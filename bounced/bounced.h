@@ -43,6 +43,14 @@ struct bounced_ctx {
 
 enum bjob_kind { BJ_FAILURE, BJ_INBOUND, BJ_CTL };
 
+/* An inbound file processed by a job: renamed to inbound/.done-QID, and
+ * removed once acctd has acknowledged its records [first, last). */
+struct bjob_file {
+    char qid[QUEUE_ID_SIZE];
+    size_t first, last;
+};
+#define INBOUND_DONE_PREFIX ".done-"
+
 #define BJOB_BATCH_MAX 100     /* failures of one message in one job (one DSN) */
 
 struct bjob {
@@ -62,17 +70,23 @@ struct bjob {
     uint32_t status;
     struct buf pipe_b, pipe_f;  /* event lines for bounce-pipe / fbl-pipe */
     uint64_t pipe_b_size, pipe_f_size;  /* queue file sizes after appending */
+    struct bjob_file *files;    /* BJ_INBOUND */
+    size_t nfiles, capfiles;
 };
 
 #define BJOB_PIPE_MAX (16u << 20)
 
 /* Take ownership of *r (zeroed afterwards).  -1 when out of memory. */
 int bjob_add_record(struct bjob *j, struct acct_record *r);
+int bjob_add_file(struct bjob *j, const char *qid, size_t first, size_t last);
 
 /* failure.c */
 void failure_run(struct bounced_ctx *c, struct bjob *j);
 /* inbound.c: process every file in SPOOL/inbound. */
 void inbound_run(struct bounced_ctx *c, struct bjob *j);
+/* At start: files processed but whose records acctd may not have taken
+ * (inbound/.done-QID) are put back to be processed again. */
+void inbound_recover(const char *spool_dir);
 /* Process one inbound message (envelope + bytes); used by inbound_run and
  * the unit tests.  Returns the number of records made. */
 struct spool_envelope;

@@ -18,7 +18,10 @@
  * complainer, and hard-bounced recipients of a notice whose VERP verified
  * (or of any notice when no VERP key is configured): a forged DSN without
  * VERP must not be able to suppress an address.
- * The file is removed once processed; one that cannot be read is removed
+ * A file that gave records is renamed inbound/.done-ID and removed once
+ * acctd has acknowledged them (server.c); at start such files are put
+ * back and processed again (at-least-once: records may repeat).  Other
+ * files are removed once processed; one that cannot be read is removed
  * with an error (it would fail the same way forever).
  */
 #include <dirent.h>
@@ -129,13 +132,22 @@ static void inbound_verp_body(struct bounced_ctx *c, const char *data, size_t le
 /* inbound_received_id - the queue id in our own Received: line, quoted
  * by most notices with the original's headers: "by HOST (Courser) with
  * ESMTP id QUEUEID;" (smtpd/envelope.c).  Unverified, like a Message-ID. */
-static int inbound_received_id(const char *data, size_t len, char *out, size_t outlen)
+static int inbound_received_id(const char *data, size_t len, const char *self, char *out,
+                               size_t outlen)
 {
     static const char mark[] = "(Courser) with ";
-    const char *p = data, *end = data + len, *hit, *id;
+    const char *p = data, *end = data + len, *hit, *id, *body;
     char cand[QUEUE_ID_SIZE];
     size_t n;
 
+    /* the notice's own header block holds the Received: line our smtpd
+     * added when it took the notice: only the body quotes the original */
+    body = memmem(data, len, "\n\r\n", 3);
+    if (body == NULL)
+        body = memmem(data, len, "\n\n", 2);
+    if (body == NULL)
+        return -1;
+    p = body;
     while ((hit = memmem(p, (size_t)(end - p), mark, sizeof(mark) - 1)) != NULL) {
         id = hit + sizeof(mark) - 1;
         while (id < end && *id != ' ' && *id != '\n' && id - hit < 40)   /* SMTP, ESMTP, ESMTPS ... */
@@ -146,7 +158,7 @@ static int inbound_received_id(const char *data, size_t len, char *out, size_t o
                                                                || (id[n] >= 'A' && id[n] <= 'F')); n++)
                 cand[n] = id[n];
             cand[n] = '\0';
-            if (queue_id_valid(cand) && n < outlen) {
+            if (queue_id_valid(cand) && n < outlen && strcmp(cand, self) != 0) {
                 memcpy(out, cand, n + 1);
                 return 0;
             }
@@ -173,7 +185,7 @@ static int inbound_find_orig(struct bounced_ctx *c, const struct spool_envelope 
     inbound_verp_body(c, data, len, o);
     if (o->id[0])
         return 0;
-    if (inbound_received_id(data, len, o->id, sizeof(o->id)) == 0)
+    if (inbound_received_id(data, len, env->queue_id, o->id, sizeof(o->id)) == 0)
         return 0;
     /* X-Courser-Queue-Id of the attached original; a Message-ID is no
      * queue id and is not reported as one */
@@ -378,12 +390,51 @@ static void inbound_file(struct bounced_ctx *c, struct bjob *j, const char *qid)
             return;
         msg_error("%s: unreadable inbound message removed: %s", qid, err);
     } else {
+        size_t first = j->nrecs;
+        char done[PATH_MAX + 16];
+
         (void)inbound_message(c, j, &env, data, len);
+        /* with records: kept (hidden) until acctd has them, so a crash
+         * before that processes the file again instead of losing them */
+        if (j->nrecs > first
+            && snprintf(done, sizeof(done), "%s/" SPOOL_INBOUND_DIR "/" INBOUND_DONE_PREFIX "%s",
+                        c->cfg->spool_dir, qid) < (int)sizeof(done)
+            && bjob_add_file(j, qid, first, j->nrecs) == 0) {
+            if (rename(path, done) == 0)
+                goto out;
+            j->nfiles--;
+            msg_error("%s: cannot rename %s: %s", qid, path, strerror(errno));
+        }
     }
     if (unlink(path) < 0 && errno != ENOENT)
         msg_error("%s: cannot remove %s: %s", qid, path, strerror(errno));
+out:
     free(data);
     spool_envelope_free(&env);
+}
+
+void inbound_recover(const char *spool_dir)
+{
+    char dirp[PATH_MAX], from[PATH_MAX + 300], to[PATH_MAX + 300];
+    const size_t pl = strlen(INBOUND_DONE_PREFIX);
+    struct dirent *d;
+    DIR *dir;
+    int n = 0;
+
+    if (snprintf(dirp, sizeof(dirp), "%s/" SPOOL_INBOUND_DIR, spool_dir) >= (int)sizeof(dirp)
+        || (dir = opendir(dirp)) == NULL)
+        return;
+    while ((d = readdir(dir)) != NULL) {
+        if (strncmp(d->d_name, INBOUND_DONE_PREFIX, pl) != 0 || !queue_id_valid(d->d_name + pl))
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", dirp, d->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dirp, d->d_name + pl);
+        if (rename(from, to) == 0)
+            n++;
+    }
+    closedir(dir);
+    if (n)
+        msg_info("%d inbound messages whose records acctd may not have taken: processing them again", n);
 }
 
 void inbound_run(struct bounced_ctx *c, struct bjob *j)

@@ -91,6 +91,46 @@ int bjob_add_record(struct bjob *j, struct acct_record *r)
     return 0;
 }
 
+int bjob_add_file(struct bjob *j, const char *qid, size_t first, size_t last)
+{
+    if (j->nfiles == j->capfiles) {
+        size_t cap = j->capfiles ? j->capfiles * 2 : 8;
+        void *p = realloc(j->files, cap * sizeof(*j->files));
+
+        if (p == NULL)
+            return -1;
+        j->files = p;
+        j->capfiles = cap;
+    }
+    snprintf(j->files[j->nfiles].qid, sizeof(j->files[j->nfiles].qid), "%s", qid);
+    j->files[j->nfiles].first = first;
+    j->files[j->nfiles].last = last;
+    j->nfiles++;
+    return 0;
+}
+
+/* A processed inbound file waiting for acctd to take its records. */
+struct ftoken {
+    size_t left;
+    int lost;                   /* a record was dropped: keep the file */
+    char path[PATH_MAX + 64];
+};
+
+static void acct_done(void *tag, int acked, void *arg)
+{
+    struct ftoken *t = tag;
+
+    if (t == NULL)
+        return;
+    if (!acked)
+        t->lost = 1;        /* kept: processed again at the next start */
+    if (--t->left > 0)
+        return;
+    if (!t->lost && unlink(t->path) < 0 && errno != ENOENT)
+        msg_error("cannot remove %s: %s", t->path, strerror(errno));
+    free(t);
+}
+
 static void bjob_free(struct bjob *j)
 {
     size_t i;
@@ -108,6 +148,7 @@ static void bjob_free(struct bjob *j)
     buf_free(&j->reply);
     buf_free(&j->pipe_b);
     buf_free(&j->pipe_f);
+    free(j->files);
     free(j);
 }
 
@@ -222,7 +263,8 @@ static void job_reply(struct bjob *j)
 static void job_done(uv_work_t *w, int status)
 {
     struct bjob *j = w->data;
-    size_t i;
+    struct ftoken **tags = j->nrecs ? calloc(j->nrecs, sizeof(*tags)) : NULL;
+    size_t i, f;
 
     B.running = NULL;
     if (status != 0)
@@ -231,9 +273,25 @@ static void job_done(uv_work_t *w, int status)
         bpipe_committed(B.ctx.bounce_pipe, j->pipe_b_size);
     if (j->pipe_f_size && B.ctx.fbl_pipe)
         bpipe_committed(B.ctx.fbl_pipe, j->pipe_f_size);
+    for (f = 0; tags && f < j->nfiles; f++) {
+        /* records of an inbound file: the file goes once all are taken */
+        struct ftoken *t = calloc(1, sizeof(*t));
+
+        if (t == NULL)
+            continue;       /* the file stays: processed again at the next start */
+        t->left = j->files[f].last - j->files[f].first;
+        snprintf(t->path, sizeof(t->path), "%s/" SPOOL_INBOUND_DIR "/" INBOUND_DONE_PREFIX "%s",
+                 B.ctx.cfg->spool_dir, j->files[f].qid);
+        for (i = j->files[f].first; i < j->files[f].last && i < j->nrecs; i++)
+            tags[i] = t;
+    }
     for (i = 0; i < j->nrecs; i++)
-        if (outbox_push(B.acct, enc_acct, &j->recs[i], NULL) < 0)
+        if (outbox_push(B.acct, enc_acct, &j->recs[i], tags ? tags[i] : NULL) < 0) {
             msg_error("accounting record dropped (too large or out of memory)");
+            if (tags && tags[i])
+                acct_done(tags[i], 0, NULL);
+        }
+    free(tags);
     if (j->dsn_qid[0] && outbox_push(B.qmgr, enc_new, j->dsn_qid, NULL) < 0)
         msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", j->dsn_qid);
     if (j->kind != BJ_INBOUND) {
@@ -621,7 +679,9 @@ int server_run(const char *config_path)
         msg_fatal("%s", err);
 
     B.loop = uv_default_loop();
+    inbound_recover(B.ctx.cfg->spool_dir);
     start_outboxes();
+    outbox_on_done(B.acct, acct_done, NULL);
     B.ctx.bounce_pipe = bpipe_open(B.loop, B.ctx.cfg->spool_dir, "bounce-pipe", B.ctx.cfg->bounce_pipe);
     B.ctx.fbl_pipe = bpipe_open(B.loop, B.ctx.cfg->spool_dir, "fbl-pipe", B.ctx.cfg->fbl_pipe);
     fd = listen_fd();
