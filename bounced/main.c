@@ -1,9 +1,11 @@
 /*
  * main - bin/bounced.  One-shot modes for operators and tests:
- *   bounced [--patterns FILE] --classify FILE...   one JSON line per recipient
+ *   bounced [-c CONFIG | --patterns FILE] --classify FILE...   one JSON line per recipient
  *                                                  ("-" reads standard input)
  *   bounced [--patterns FILE] --classify-reply TEXT
- * The daemon mode (issue 6) is not built yet: exit status 2.
+ * With -c the patterns, VERP key and hard-bounce-categories of CONFIG
+ * apply, as in the daemon.  And the daemon, started by master:
+ *   bounced -c FILE [-v]                           (server.c)
  * Exit status: 0 done, 1 a file could not be read or classified, 2 usage.
  */
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bounce_patterns.h"
+#include "bounced.h"
 #include "classify.h"
 #include "log.h"
 #include "output.h"
@@ -19,7 +22,8 @@
 
 static void main_usage(void)
 {
-    fputs("usage: bounced [--patterns FILE] --classify FILE...\n"
+    fputs("usage: bounced -c CONFIG [-v]                        (the daemon)\n"
+          "       bounced [-c CONFIG | --patterns FILE] --classify FILE...\n"
           "       bounced [--patterns FILE] --classify-reply 'SMTP REPLY TEXT'\n", stderr);
 }
 
@@ -85,7 +89,7 @@ static int main_classify_files(struct bounce_patterns *db, char **files, int n)
 
 int main(int argc, char **argv)
 {
-    const char *patterns = NULL, *reply = NULL;
+    const char *patterns = NULL, *reply = NULL, *conf = NULL;
     int i, classify_at = 0, rc;
     struct bounce_patterns *db;
     char err[512];
@@ -100,7 +104,9 @@ int main(int argc, char **argv)
             classify_at = i + 1;
             break;
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            i++;
+            conf = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0) {
+            log_set_verbose(1);
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             main_usage();
             return 0;
@@ -110,23 +116,41 @@ int main(int argc, char **argv)
         }
     }
     if (!reply && !classify_at) {
-        fputs("bounced: daemon mode not implemented yet (issue 6); use --classify\n", stderr);
-        return 2;
+        if (conf == NULL) {
+            main_usage();
+            return 2;
+        }
+        return server_run(conf);
     }
     if (classify_at && classify_at >= argc) {
         main_usage();
         return 2;
     }
-    db = bounce_patterns_new();
-    if (!db) {
-        fputs("bounced: out of memory\n", stderr);
-        return 1;
-    }
-    if ((patterns && bounce_patterns_load_file(db, patterns, err, sizeof(err)) < 0)
-        || bounce_patterns_load_builtin(db, err, sizeof(err)) < 0) {
-        fprintf(stderr, "bounced: %s\n", err);
-        bounce_patterns_free(db);
-        return 1;
+    if (conf && !patterns) {
+        /* the daemon's view: bounce-patterns and hard-bounce-categories */
+        struct bounced_ctx ctx;
+        struct config *cfg;
+
+        memset(&ctx, 0, sizeof(ctx));
+        if (config_load(conf, &cfg, err, sizeof(err)) < 0
+            || server_ctx_load(&ctx, cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "bounced: %s\n", err);
+            return 1;
+        }
+        config_free(cfg);
+        db = ctx.patterns;
+    } else {
+        db = bounce_patterns_new();
+        if (!db) {
+            fputs("bounced: out of memory\n", stderr);
+            return 1;
+        }
+        if ((patterns && bounce_patterns_load_file(db, patterns, err, sizeof(err)) < 0)
+            || bounce_patterns_load_builtin(db, err, sizeof(err)) < 0) {
+            fprintf(stderr, "bounced: %s\n", err);
+            bounce_patterns_free(db);
+            return 1;
+        }
     }
     if (reply) {
         struct report_rcpt r;

@@ -32,6 +32,9 @@ const char *const acct_field_names[AF_COUNT] = {
     [AF_QUEUE] = "queue",
     [AF_QUEUE_ID] = "queueId",
     [AF_TOTAL_SECONDS_QUEUED] = "totalSecondsQueued",
+    [AF_FEEDBACK_TYPE] = "feedbackType",
+    [AF_FORMAT] = "format",
+    [AF_REP_SOURCE_IP] = "repSourceIp",
 };
 
 int acct_field_lookup(const char *name)

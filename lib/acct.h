@@ -34,6 +34,10 @@ enum acct_field {
     AF_QUEUE,               /* domain/vmta */
     AF_QUEUE_ID,            /* Courser's queue id (not in PowerMTA) */
     AF_TOTAL_SECONDS_QUEUED,
+    /* rb and f records (bounced, issue 6) */
+    AF_FEEDBACK_TYPE,       /* f: abuse, fraud, not-spam, ... */
+    AF_FORMAT,              /* rb: dsn or text; f: arf or jmrp */
+    AF_REP_SOURCE_IP,       /* rb/f: the client that delivered the report */
     AF_COUNT
 };
 

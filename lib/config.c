@@ -798,6 +798,7 @@ void config_free(struct config *cfg)
     free(cfg->domain_keys);
     cfg_route_free(cfg);
     cfg_shaping_free(cfg);
+    free(cfg->bounce_domains);
     free(cfg);
 }
 

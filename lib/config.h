@@ -56,6 +56,7 @@ struct cfg_source_settings {
     char jobid_header[PL_HEADER_MAX];/* the header carrying the job id, default x-job */
     int allow_empty_x_virtual_mta;  /* empty header = {default}, default no */
     int process_x_envid;            /* X-Envid header -> envid, default no */
+    int reject_suppressed;          /* reject-suppressed-recipients, default yes (issue 6) */
 };
 
 struct cfg_source {
@@ -140,6 +141,7 @@ struct cfg_domain_settings {
     struct cfg_ip_limits src_max_conns;     /* source-ip-max-smtp-out CIDR N */
     struct cfg_ip_limits src_msg_rate;      /* source-ip-max-msg-rate CIDR RATE */
     struct cfg_ip_limits src_connect_rate;  /* source-ip-max-connect-rate CIDR RATE */
+    int verp;                       /* verp: signed VERP return path, default no (issue 6) */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -277,6 +279,18 @@ struct config {
     /* traffic shaping (issue 4) */
     struct smtp_pattern_list **smtp_lists; size_t nsmtp_lists;  /* <smtp-pattern-list> */
     char (*hold_domains)[CFG_NAME_MAX]; size_t nhold_domains;   /* hold-domain */
+    /* bounces, feedback loops, suppression (issue 6; config_bounce.c) */
+    char (*bounce_domains)[CFG_NAME_MAX]; size_t nbounce_domains;
+    char verp_domain[CFG_NAME_MAX]; /* "" = the first bounce-domain */
+    char verp_key[CFG_NAME_MAX];    /* "" = none (see verp_key_file) */
+    char verp_key_file[PATH_MAX];
+    char suppression_db[PATH_MAX];  /* "" = SPOOL/suppress */
+    char bounce_patterns[PATH_MAX]; /* operator's pattern file, "" = built-in only */
+    char hard_bounce_categories[512]; /* space-separated; "" = the built-in default */
+    int send_dsn;                   /* DSNs to senders, default yes */
+    uint32_t max_dsn_per_sender;    /* per sender address and hour, default 100, 0 = no limit */
+    char bounce_pipe[1024];         /* "PROGRAM ARGS" for b/rb/rs events, "" = none */
+    char fbl_pipe[1024];            /* the same for f events */
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -318,6 +332,10 @@ int config_digest_verify(const struct config *cfg, char *err, size_t errlen);
 const struct smtp_pattern_list *config_find_smtp_list(const struct config *cfg, const char *name);
 /* Whether domain is held by a hold-domain line. */
 int config_is_held_domain(const struct config *cfg, const char *domain);
+/* Whether domain is a bounce-domain (its mail goes to bounced). */
+int config_is_bounce_domain(const struct config *cfg, const char *domain);
+/* The suppression database folder: suppression-db or SPOOL/suppress. */
+int config_suppression_dir(const struct config *cfg, char *out, size_t outlen);
 
 /* Write docs/config.md (Markdown) from the directive table. */
 int config_write_docs(FILE *out);

@@ -219,6 +219,13 @@ int cfg_apply_dkim_identity(struct cfg_parser *p, const struct cfg_directive *d,
         void *base, char *why, size_t whylen);
 int cfg_apply_dkim_fail_action(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
+/* Bounce handlers (config_bounce.c). */
+int cfg_apply_bounce_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_pipe(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_hard_categories(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
 #define CFG_DOMAIN_KEYS_MAX 65536   /* domain-key lines in one scope */
 
 /* Traffic-shaping handlers (config_shaping.c). */

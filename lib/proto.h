@@ -12,6 +12,10 @@
  *                master <-> qmgr      HELLO, CTL_REQUEST, CTL_REPLY
  *   acctd.sock   qmgr -> acctd        HELLO, ACCT (reqid = sequence), ACCT_ACK
  *   control.sock mtactl <-> master    CTL_REQUEST, CTL_REPLY
+ *   bounced.sock qmgr -> bounced      HELLO, BOUNCE (reqid = sequence), BOUNCE_ACK
+ *                master <-> bounced   HELLO, CTL_REQUEST, CTL_REPLY (suppression)
+ *   qmgr.sock    bounced -> qmgr      HELLO, MSG_NEW (a DSN it spooled)
+ *   acctd.sock   bounced -> acctd     HELLO, ACCT (rb, f records), ACCT_ACK
  */
 #ifndef COURSER_PROTO_H
 #define COURSER_PROTO_H
@@ -30,6 +34,10 @@ enum ipc_type {
     IPC_ACCT_ACK = 6,
     IPC_CTL_REQUEST = 7,
     IPC_CTL_REPLY = 8,
+    /* bounce_proto.h (qmgr -> bounced); numbered apart from the rest so
+     * that types added elsewhere meanwhile do not collide */
+    IPC_BOUNCE = 20,
+    IPC_BOUNCE_ACK = 21,
 };
 
 enum ipc_role {

@@ -69,6 +69,9 @@ int spool_init_dirs(const char *spool_dir)
     snprintf(path, sizeof(path), "%s/msg", spool_dir);
     if (mkdir_if_missing(path) < 0)
         return -1;
+    snprintf(path, sizeof(path), "%s/" SPOOL_INBOUND_DIR, spool_dir);
+    if (mkdir_if_missing(path) < 0)
+        return -1;
     for (i = 0; i < 256; i++) {
         if (snprintf(path, sizeof(path), "%s/msg/%c%c", spool_dir, hex[i >> 4], hex[i & 15])
             >= (int)sizeof(path)) {
@@ -163,8 +166,34 @@ static int fsync_dir_of(const char *path)
     return r;
 }
 
+int spool_inbound_path(const char *spool_dir, const char *qid, char *out, size_t outlen)
+{
+    int r;
+
+    if (!queue_id_valid(qid))
+        return -1;
+    r = snprintf(out, outlen, "%s/" SPOOL_INBOUND_DIR "/%s", spool_dir, qid);
+    return (r < 0 || (size_t)r >= outlen) ? -1 : 0;
+}
+
+static int commit_to(const char *spool_dir, const struct spool_envelope *e,
+                     const void *msg, size_t msglen, int inbound);
+
 int spool_commit(const char *spool_dir, const struct spool_envelope *e,
                  const void *msg, size_t msglen)
+{
+    return commit_to(spool_dir, e, msg, msglen, 0);
+}
+
+int spool_commit_inbound(const char *spool_dir, const struct spool_envelope *e,
+                         const void *msg, size_t msglen)
+{
+    return commit_to(spool_dir, e, msg, msglen, 1);
+}
+
+/* commit_to - the durable write of spool_commit into msg/XY/ or inbound/. */
+static int commit_to(const char *spool_dir, const struct spool_envelope *e,
+                     const void *msg, size_t msglen, int inbound)
 {
     char tmp[PATH_MAX], final[PATH_MAX];
     unsigned char head[SPOOL_HEAD_LEN], trailer[SPOOL_TRAILER_LEN];
@@ -178,7 +207,8 @@ int spool_commit(const char *spool_dir, const struct spool_envelope *e,
         goto fail;
     }
     if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", spool_dir, e->queue_id) >= (int)sizeof(tmp)
-        || spool_msg_path(spool_dir, e->queue_id, final, sizeof(final)) < 0) {
+        || (inbound ? spool_inbound_path(spool_dir, e->queue_id, final, sizeof(final))
+                    : spool_msg_path(spool_dir, e->queue_id, final, sizeof(final))) < 0) {
         errno = ENAMETOOLONG;
         goto fail;
     }

@@ -6,6 +6,8 @@
  *   msg/XY/ID       a complete, durable message; XY = id digits 11-12 (the
  *                   low byte of its microsecond time), so the 256 fan-out
  *                   directories fill evenly
+ *   inbound/ID      a message for a bounce-domain, for bounced (same
+ *                   format; bounced removes it once processed)
  *
  * A spool file is written once, by smtpd, and never modified:
  *   "CRSPOOL1"                          8-byte magic + version
@@ -69,6 +71,12 @@ int spool_init_dirs(const char *spool_dir);
  * errno set and nothing left behind. */
 int spool_commit(const char *spool_dir, const struct spool_envelope *e,
                  const void *msg, size_t msglen);
+
+/* The same durable write, into inbound/ (mail for bounced, issue 6). */
+#define SPOOL_INBOUND_DIR "inbound"
+int spool_commit_inbound(const char *spool_dir, const struct spool_envelope *e,
+                         const void *msg, size_t msglen);
+int spool_inbound_path(const char *spool_dir, const char *qid, char *out, size_t outlen);
 
 /* Read and validate the envelope of a committed file.  On success fills *e
  * and the message's offset and length in the file and returns 0; returns

@@ -5,7 +5,8 @@
  * the socket file's 0660 mode.
  *
  * `status` is answered by master (daemon table) plus qmgr's own status
- * text; `show ...` is relayed to qmgr.  Each relayed request opens its own
+ * text; `show ...` is relayed to qmgr, `suppression ...` (or `suppress`)
+ * to bounced (the suppression database's writer).  Each relayed request opens its own
  * ROLE_MASTER connection to qmgr.sock and gives up after 5 s ("qmgr not
  * responding").  A relay (struct ctl_req) lives until both its timer and
  * its qmgr connection are closed; the mtactl side may go away earlier.
@@ -39,6 +40,7 @@ struct ctl_req {
     struct ipc_conn *qmgr;      /* NULL once closed */
     uv_timer_t timer;
     struct buf text;            /* master's part of the answer */
+    const char *peer;           /* "qmgr" or "bounced" */
     int is_status;
     int done;
     int refs;                   /* timer + qmgr connection */
@@ -95,7 +97,10 @@ static void req_finish(struct ctl_req *r, uint32_t status, const char *qtext)
             (void)buf_append_str(&r->text, "\nqmgr: not responding\n");
         client_reply(r->client, 0, r->text.data ? r->text.data : "");
     } else {
-        client_reply(r->client, qtext ? status : 1, qtext ? qtext : "qmgr not responding");
+        char why[64];
+
+        snprintf(why, sizeof(why), "%s not responding", r->peer);
+        client_reply(r->client, qtext ? status : 1, qtext ? qtext : why);
     }
 }
 
@@ -131,8 +136,18 @@ static void qmgr_closed(struct ipc_conn *c)
     req_unref(r);
 }
 
-/* req_forward - send argv to qmgr on a fresh ROLE_MASTER connection. */
+/* req_forward - send argv to qmgr (or bounced) on a fresh ROLE_MASTER
+ * connection. */
+static void req_forward_to(struct ctl_client *cl, int is_status, uint32_t argc, char **argv,
+                           const char *path, const char *peer);
+
 static void req_forward(struct ctl_client *cl, int is_status, uint32_t argc, char **argv)
+{
+    req_forward_to(cl, is_status, argc, argv, cl->m->qmgr_path, "qmgr");
+}
+
+static void req_forward_to(struct ctl_client *cl, int is_status, uint32_t argc, char **argv,
+                           const char *path, const char *peer)
 {
     struct master *m = cl->m;
     struct ctl_req *r = calloc(1, sizeof(*r));
@@ -146,6 +161,7 @@ static void req_forward(struct ctl_client *cl, int is_status, uint32_t argc, cha
     }
     r->m = m;
     r->client = cl;
+    r->peer = peer;
     r->is_status = is_status;
     buf_init(&r->text, CTL_TEXT_MAX);
     if (is_status)
@@ -163,9 +179,9 @@ static void req_forward(struct ctl_client *cl, int is_status, uint32_t argc, cha
         req_finish(r, 1, NULL);
         return;
     }
-    fd = net_connect_unix(m->qmgr_path);
+    fd = net_connect_unix(path);
     if (fd < 0) {
-        msg_warn("control: cannot connect to %s: %s", m->qmgr_path, strerror(errno));
+        msg_warn("control: cannot connect to %s: %s", path, strerror(errno));
         req_finish(r, 1, NULL);
         return;
     }
@@ -214,6 +230,9 @@ static void client_command(struct ctl_client *cl, struct msg_ctl_request *req)
     } else if ((strcmp(req->argv[0], "show") == 0 && req->argc >= 2)
                || qmgr_command(req->argv[0])) {
         req_forward(cl, 0, req->argc, req->argv);
+    } else if ((strcmp(req->argv[0], "suppression") == 0 || strcmp(req->argv[0], "suppress") == 0)
+               && req->argc >= 2) {
+        req_forward_to(cl, 0, req->argc, req->argv, cl->m->bounced_path, "bounced");
     } else if (strcmp(req->argv[0], "reload") == 0 && req->argc == 1) {
         if (supervise_reload(cl->m, err, sizeof(err)) < 0) {
             snprintf(out, sizeof(out), "reload refused, the running configuration is kept: %s", err);

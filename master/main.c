@@ -102,6 +102,8 @@ static void own_spool(const struct master *m, const char *spool)
     own_path(m, p);
     snprintf(p, sizeof(p), "%s/msg", spool);
     own_path(m, p);
+    snprintf(p, sizeof(p), "%s/" SPOOL_INBOUND_DIR, spool);
+    own_path(m, p);
     for (i = 0; i < 256; i++) {
         snprintf(p, sizeof(p), "%s/msg/%c%c", spool, hex[i >> 4], hex[i & 15]);
         own_path(m, p);
@@ -216,7 +218,7 @@ static void find_user(struct master *m, const char *user)
 
 static void find_bin_dir(struct master *m)
 {
-    static const char *const progs[] = { "acctd", "qmgr", "smtp-out", "smtpd", "dkimsign" };
+    static const char *const progs[] = { "acctd", "bounced", "qmgr", "smtp-out", "smtpd", "dkimsign" };
     char exe[PATH_MAX], p[PATH_MAX + 32];
     ssize_t n;
     char *slash;
@@ -282,6 +284,7 @@ static void open_listeners(struct master *m)
     /* Owned by the daemons' user: smtp-out connects; dkimsign only
      * inherits the listening descriptor. */
     m->dkim_fd = listen_unix(m, m->dkim_path, sizeof(m->dkim_path), "dkimsign.sock", 1);
+    m->bounced_fd = listen_unix(m, m->bounced_path, sizeof(m->bounced_path), "bounced.sock", 1);
     m->tcp_fds = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(int));
     if (m->tcp_fds == NULL)
         die("out of memory");

@@ -20,7 +20,7 @@
 #endif
 
 /* In start order; shutdown runs it backwards. */
-enum daemon_kind { DK_DKIMSIGN, DK_ACCTD, DK_QMGR, DK_SMTP_OUT, DK_SMTPD, DK_COUNT };
+enum daemon_kind { DK_DKIMSIGN, DK_ACCTD, DK_BOUNCED, DK_QMGR, DK_SMTP_OUT, DK_SMTPD, DK_COUNT };
 
 enum daemon_state {
     DS_STOPPED,     /* not started yet, or exited during shutdown */
@@ -55,6 +55,8 @@ struct master {
     char qmgr_path[PATH_MAX], acctd_path[PATH_MAX];
     int dkim_fd;                /* dkimsign.sock, passed to dkimsign */
     char dkim_path[PATH_MAX];
+    int bounced_fd;
+    char bounced_path[PATH_MAX];
     char control_path[PATH_MAX], pidfile[PATH_MAX];
     int drop;                   /* started as root: children setuid */
     uid_t uid;                  /* children's uid/gid */

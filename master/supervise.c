@@ -1,6 +1,6 @@
 /*
  * supervise - master's daemon table: start every daemon in order (dkimsign,
- * acctd, qmgr, smtp-out, smtpd), restart one that exits unexpectedly after the
+ * acctd, bounced, qmgr, smtp-out, smtpd), restart one that exits unexpectedly after the
  * backoff delay (backoff.c), give up on a crash loop, reload the
  * configuration, and stop everything in reverse order on SIGTERM
  * (smtpd first so no new mail arrives while the rest drains).
@@ -20,7 +20,7 @@
 #define STOP_GRACE_MS 15000
 
 static const char *const kind_names[DK_COUNT] = {
-    [DK_DKIMSIGN] = "dkimsign", [DK_ACCTD] = "acctd", [DK_QMGR] = "qmgr",
+    [DK_DKIMSIGN] = "dkimsign", [DK_ACCTD] = "acctd", [DK_BOUNCED] = "bounced", [DK_QMGR] = "qmgr",
     [DK_SMTP_OUT] = "smtp-out", [DK_SMTPD] = "smtpd",
 };
 
@@ -38,7 +38,7 @@ const char *daemon_kind_name(enum daemon_kind k)
 int supervise_init(struct master *m)
 {
     size_t n[DK_COUNT] = {
-        [DK_DKIMSIGN] = 1, [DK_ACCTD] = 1, [DK_QMGR] = 1,
+        [DK_DKIMSIGN] = 1, [DK_ACCTD] = 1, [DK_BOUNCED] = 1, [DK_QMGR] = 1,
         [DK_SMTP_OUT] = m->cfg->smtp_out_processes, [DK_SMTPD] = m->cfg->smtpd_processes,
     };
     size_t total = 0, i, j, k = 0;
@@ -81,6 +81,9 @@ static size_t proc_fds(struct master *m, enum daemon_kind k, const int **fds)
         return 1;
     case DK_DKIMSIGN:
         *fds = &m->dkim_fd;
+        return 1;
+    case DK_BOUNCED:
+        *fds = &m->bounced_fd;
         return 1;
     default:
         *fds = NULL;
@@ -190,6 +193,7 @@ static void master_finish(struct master *m)
     (void)unlink(m->qmgr_path);
     (void)unlink(m->acctd_path);
     (void)unlink(m->dkim_path);
+    (void)unlink(m->bounced_path);
     (void)unlink(m->pidfile);
     msg_info("stopped");
     uv_stop(m->loop);
@@ -288,9 +292,10 @@ int supervise_reload(struct master *m, char *err, size_t errlen)
 }
 
 /* Shutdown order: the reverse of the start order. */
-/* dkimsign stops after smtp-out, which may still sign while it drains. */
+/* dkimsign stops after smtp-out, which may still sign while it drains;
+ * bounced after qmgr, which hands it failures until the end. */
 static const enum daemon_kind stop_order[] = { DK_SMTPD, DK_SMTP_OUT, DK_DKIMSIGN, DK_QMGR,
-                                               DK_ACCTD };
+                                               DK_BOUNCED, DK_ACCTD };
 #define STOP_PHASES ((int)(sizeof(stop_order) / sizeof(stop_order[0])))
 
 static void stop_timeout(uv_timer_t *t)

@@ -4,6 +4,7 @@
  *   mtactl [-c FILE] status | show queues | show message ID | reload |
  *                    check-config [FILE]
  *   mtactl [-c FILE] dkim keygen ... | dkim check DOMAIN SELECTOR (dkim.c)
+ *   mtactl [-c FILE] suppression list|check|add|remove|import|export ...
  *
  * The configuration is read only to find run-dir/control.sock (FILE:
  * -c, else $COURSER_CONF, else /etc/courser/courser.conf).  The reply's
@@ -42,7 +43,13 @@ static _Noreturn void usage(void)
             "  dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] [--out FILE]\n"
             "                      make a DKIM key; print its TXT record\n"
             "  dkim check D S [--key FILE]\n"
-            "                      check the published TXT record against the key\n");
+            "                      check the published TXT record against the key\n"
+            "  suppression list [DOMAIN]            the suppression list (global, or one sender domain's)\n"
+            "  suppression check ADDRESS [DOMAIN]   is ADDRESS suppressed (for mail from DOMAIN)?\n"
+            "  suppression add ADDRESS [REASON] [--domain DOMAIN]\n"
+            "  suppression remove ADDRESS [--domain DOMAIN]\n"
+            "  suppression import FILE              CSV lines address[,reason[,domain]]\n"
+            "  suppression export                   the whole list as CSV\n");
     exit(2);
 }
 
@@ -87,7 +94,7 @@ int main(int argc, char **argv)
 {
     const char *conf = getenv("COURSER_CONF");
     struct config *cfg;
-    char err[1024], sock[PATH_MAX + 16], run_dir[PATH_MAX];
+    char err[1024], sock[PATH_MAX + 16], run_dir[PATH_MAX], abs_path[PATH_MAX];
     uint32_t status;
     char *text = NULL;
     int c;
@@ -126,6 +133,15 @@ int main(int argc, char **argv)
     if (snprintf(sock, sizeof(sock), "%s/control.sock", run_dir) >= (int)sizeof(sock)) {
         fprintf(stderr, "mtactl: run-dir too long\n");
         return 1;
+    }
+    /* bounced reads an import file itself: give it an absolute path */
+    if (argc == 3 && (strcmp(argv[0], "suppression") == 0 || strcmp(argv[0], "suppress") == 0)
+        && strcmp(argv[1], "import") == 0) {
+        if (realpath(argv[2], abs_path) == NULL) {
+            fprintf(stderr, "mtactl: %s: cannot resolve the path\n", argv[2]);
+            return 1;
+        }
+        argv[2] = abs_path;
     }
     if (client_request(sock, argc, argv, CLIENT_TIMEOUT_MS, &status, &text, err,
                        sizeof(err)) < 0) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "bounce_client.h"
 #include "qmgr.h"
 #include "shaping.h"
 
@@ -186,7 +187,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
 
     d.job_id = j->id;
     memcpy(d.queue_id, msg->qid, QUEUE_ID_SIZE);
-    d.mail_from = msg->env.mail_from ? msg->env.mail_from : (char *)"";
+    d.mail_from = (char *)bounce_client_mail_from(msg, q);     /* VERP when `verp yes` */
     d.envid = msg->env.envid ? msg->env.envid : (char *)"";
     d.ret = msg->env.ret;
     d.body_8bit = msg->env.body_8bit;

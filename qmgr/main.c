@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "acct_client.h"
+#include "bounce_client.h"
 #include "config.h"
 #include "ipc_conn.h"
 #include "log.h"
@@ -172,13 +173,16 @@ static int hook_deliver(struct qmgr *m, struct worker *w, const struct msg_deliv
 
 static void hook_acct(struct qmgr *m, const struct acct_record *r)
 {
-    acct_client_send(r);
+    struct acct_record c = *r;      /* shallow: bounceCat may be replaced */
+
+    bounce_client_categorize(&c);
+    acct_client_send(&c);
+    bounce_client_acct(m, &c);
 }
 
 static void hook_remove(struct qmgr *m, const char *qid)
 {
-    if (spool_remove(q.cfg->spool_dir, qid) < 0)
-        msg_error("%s: cannot remove spool file: %s", qid, strerror(errno));
+    bounce_client_remove_spool(qid);    /* kept while bounced needs it */
 }
 
 /* --- connections ---------------------------------------------------------- */
@@ -186,7 +190,12 @@ static void rescan_cb(const char *qid, void *arg)
 {
     struct qmsg *msg;
     char err[512];
-    int r = message_load(&q.m, q.cfg->spool_dir, qid, &msg, err, sizeof(err));
+    int r;
+
+    /* finished, its file kept only until bounced has read it */
+    if (bounce_client_holding(qid))
+        return;
+    r = message_load(&q.m, q.cfg->spool_dir, qid, &msg, err, sizeof(err));
 
     if (r < 0)
         msg_error("%s: cannot load: %s", qid, err);
@@ -227,7 +236,7 @@ static void on_hello(struct ipc_conn *c, struct peer *p, const struct ipc_frame 
         return;
     }
     p->role = h.role;
-    if (h.role == ROLE_SMTPD)
+    if (h.role == ROLE_SMTPD || h.role == ROLE_BOUNCED)
         smtpd_arrived();
     if (h.role == ROLE_SMTP_OUT) {
         if (h.slots == 0 || h.slots > 100000) {
@@ -350,7 +359,7 @@ static void on_close(struct ipc_conn *c)
         after_event();
         return;
     }
-    if (p->role == ROLE_SMTPD && !q.m.stopping)
+    if ((p->role == ROLE_SMTPD || p->role == ROLE_BOUNCED) && !q.m.stopping)
         q.smtpd_lost = 1;
     free(p);
 }
@@ -459,7 +468,7 @@ static void check_stop(void)
 {
     if (q.syncing)
         return;     /* the worker thread uses the journal fd */
-    if (q.m.nrcpt_inflight == 0 && acct_client_unacked() == 0)
+    if (q.m.nrcpt_inflight == 0 && acct_client_unacked() == 0 && bounce_client_unacked() == 0)
         finish();
     if (now_ms() >= q.stop_deadline)
         finish();
@@ -487,6 +496,7 @@ static void on_signal(uv_signal_t *s, int signum)
             return;
         }
         qmgr_reconfigure(&q.m, cfg);
+        bounce_client_reconfigure(cfg);
         config_free(q.cfg);
         q.cfg = cfg;
         msg_info("configuration reloaded");
@@ -544,6 +554,8 @@ int main(int argc, char **argv)
     q.m.send_deliver = hook_deliver;
     q.m.emit_acct = hook_acct;
     q.m.remove_spool = hook_remove;
+    if (bounce_client_start(q.loop, &q.m, q.cfg) < 0)
+        msg_fatal("cannot set up the bounced client");
     startup_load();
 
     if (snprintf(path, sizeof(path), "%s/acctd.sock", q.cfg->run_dir) >= (int)sizeof(path)

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bounce_client.h"
 #include "log.h"
 #include "qmgr.h"
 
@@ -126,6 +127,8 @@ void message_schedule(struct qmgr *m, struct qmsg *msg, int64_t now_ms)
 
         if (r->state != RS_NEW && r->state != RS_WAIT)
             continue;
+        if (bounce_client_drop_suppressed(m, r, now_ms))
+            continue;   /* on the suppression list: bounced, never delivered */
         if (r->q == NULL) {
             result_bounce_local(m, r, now_ms, "5.1.3", "550 5.1.3 recipient address has no domain");
             continue;

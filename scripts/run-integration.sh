@@ -13,7 +13,7 @@ cd "$top"
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "run-integration: $py not found (Debian's python3 is required)" >&2; exit 1; }
 export COURSER_BIN=${COURSER_BIN:-$top/bin}
-for b in courser smtpd qmgr smtp-out acctd dkimsign mtactl; do
+for b in courser smtpd qmgr smtp-out acctd bounced dkimsign mtactl; do
     [ -x "$COURSER_BIN/$b" ] || { echo "run-integration: $COURSER_BIN/$b is missing; run make first" >&2; exit 1; }
 done
 if [ "$(id -u)" -eq 0 ]; then

@@ -12,7 +12,10 @@ static void commit_work(uv_work_t *w)
 {
     struct session *s = w->data;
 
-    s->commit_rc = spool_commit(s->cfg->cfg->spool_dir, &s->env, s->msg.data, s->msg.len);
+    /* mail for a bounce-domain goes to bounced, not to the queue */
+    s->commit_rc = txn_is_inbound(s)
+        ? spool_commit_inbound(s->cfg->cfg->spool_dir, &s->env, s->msg.data, s->msg.len)
+        : spool_commit(s->cfg->cfg->spool_dir, &s->env, s->msg.data, s->msg.len);
     s->commit_errno = s->commit_rc == 0 ? 0 : errno;
 }
 

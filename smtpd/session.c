@@ -345,7 +345,8 @@ void session_commit_done(struct session *s)
         msg_info("%s: from=<%s> size=%zu nrcpt=%u client=%s %s", s->qid, from,
                  s->msg.len - s->msg_hdr_len, s->nrcpt, s->client_ip, s->route_why);
         session_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
-        notify_new(s->qid);
+        if (!txn_is_inbound(s))
+            notify_new(s->qid);     /* inbound/ is bounced's: it watches the folder */
     } else {
         msg_error("%s: spool commit failed: %s", s->qid, strerror(s->commit_errno));
         session_reply(s, "451 4.3.0 Queue write failed");

@@ -10,6 +10,7 @@
  *   route_vmta.c    the virtual MTA and job id of a message (route_vmta.h)
  *   commit.c        spool_commit on the thread pool
  *   queue_notify.c  MSG_NEW notices to qmgr, kept until a connection exists
+ *   rcpt_policy.c   suppression look-ups and bounce-domain recipients
  */
 #ifndef SMTPD_SMTPD_H
 #define SMTPD_SMTPD_H
@@ -154,6 +155,13 @@ void envelope_build(struct session *s);
 
 /* commit.c */
 int commit_start(struct session *s);
+
+/* rcpt_policy.c */
+/* Whether addr is at a bounce-domain / the transaction is for bounced. */
+int rcpt_is_inbound(const struct session *s, const char *addr);
+int txn_is_inbound(const struct session *s);
+/* 1 and the 550 reply in reply when addr is suppressed, else 0. */
+int rcpt_suppressed(const struct session *s, const char *addr, char *reply, size_t replylen);
 
 /* queue_notify.c */
 void notify_init(uv_loop_t *loop, const char *run_dir);

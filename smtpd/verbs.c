@@ -197,7 +197,13 @@ static void proceed_rcpt(struct session *s, const char *arg)
         session_reply(s, "452 4.5.3 Too many recipients");
         return;
     }
-    if (!rcpt_allowed(s, ra.addr)) {
+    if (s->nrcpt > 0 && rcpt_is_inbound(s, ra.addr) != txn_is_inbound(s)) {
+        session_reply(s, "452 4.5.3 Send mail for bounce domains in a transaction of its own");
+        return;
+    }
+    if (rcpt_is_inbound(s, ra.addr)) {
+        /* a bounce or complaint for bounced: never relayed, never suppressed */
+    } else if (!rcpt_allowed(s, ra.addr)) {
         log_escape(esc, sizeof(esc), ra.addr, strlen(ra.addr));
         msg_info("%s: relaying denied: client=%s rcpt=<%s>", s->qid, s->client_ip, esc);
         session_error(s, "550 5.7.1 Relaying denied");
@@ -213,6 +219,17 @@ static void proceed_rcpt(struct session *s, const char *arg)
 
         if (n < 0 || (size_t)n >= sizeof(ra.addr)) {
             session_reply(s, "451 4.3.0 Local error: postmaster address too long");
+            return;
+        }
+    }
+    if (!rcpt_is_inbound(s, ra.addr)) {
+        char why[CMD_PATH_MAX * 4 + 128];
+
+        if (rcpt_suppressed(s, ra.addr, why, sizeof(why))) {
+            log_escape(esc, sizeof(esc), ra.addr, strlen(ra.addr));
+            msg_info("%s: suppressed recipient refused: client=%s rcpt=<%s>", s->qid,
+                     s->client_ip, esc);
+            session_reply(s, "%s", why);
             return;
         }
     }

@@ -159,7 +159,10 @@ async def converse(st, reader, writer, conn_no):
                 if f.startswith("421"):
                     return
                 continue
-            mail_from = cmd[5:].strip()
+            # the reverse path without "FROM:", its <> and any parameters
+            arg = cmd[5:].strip()
+            arg = arg[5:].strip() if arg.upper().startswith("FROM:") else arg
+            mail_from = arg.split(" ", 1)[0].strip("<>")
             rcpts = []
             await reply(st, writer, "250 2.1.0 Ok", conn_no)
         elif verb == "RCPT":

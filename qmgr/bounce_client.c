@@ -1,0 +1,286 @@
+/*
+ * bounce_client - final failures from qmgr to bounced over
+ * run_dir/bounced.sock (DESIGN.md §2.7), and the VERP return path.
+ *
+ * Every `b` accounting record qmgr emits (a 5xx, an expiry, a local
+ * refusal) is turned into a BOUNCE naming the spool file and recipient
+ * index; bounced reads the rest from the spool file, so qmgr keeps that
+ * file (removal is deferred here) until bounced acknowledges every
+ * BOUNCE about it.  Frames go through an outbox: kept until acknowledged,
+ * resent after a reconnect, the oldest dropped past 200000 (bounced down
+ * for long; the file is then removed).
+ * It also gives `b` and `t` records their category from the bounce
+ * pattern database (DESIGN.md §2.6: qmgr classifies; the status-only
+ * category of result.c is the fallback).
+ * Suppressed recipients that smtpd accepted (reject-suppressed-recipients
+ * no, or suppressed while queued) are bounced here before their first
+ * delivery attempt (550 5.7.1, a `b` record; PowerMTA's
+ * accept-invalid-recipients behaviour); the database is bounced's, read
+ * here read-only.
+ * XXX the BOUNCEs in flight live in memory only: if qmgr dies before
+ * bounced acknowledges, that recipient gets no DSN (its `b` record and
+ * the journal are unaffected).  Journaling them would make DSNs
+ * at-least-once across qmgr crashes too.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "bounce_client.h"
+#include "bounce_patterns.h"
+#include "bounce_proto.h"
+#include "log.h"
+#include "outbox.h"
+#include "qmgr.h"
+#include "suppress.h"
+#include "verp_sign.h"
+
+#define BOUNCE_UNACKED_MAX 200000
+#define SUPPRESS_RETRY_MS  2000
+
+struct hold {
+    uint32_t count;             /* BOUNCEs not yet acknowledged */
+    int remove_pending;         /* qmgr is done with the message */
+    char qid[QUEUE_ID_SIZE];
+};
+
+static struct {
+    struct outbox *ob;
+    struct hmap holds;          /* qid -> struct hold */
+    char spool_dir[PATH_MAX];
+    struct verp_key key;
+    char verp_domain[CFG_NAME_MAX];
+    char mail_from[PROTO_ADDR_MAX];
+    struct bounce_patterns *patterns;   /* categories of b and t records */
+    struct suppress_db *sdb;    /* read-only; bounced writes it */
+    char sdb_dir[PATH_MAX];
+    int64_t sdb_retry;
+} bc;
+
+static void bc_done(void *tag, int acked, void *arg)
+{
+    struct hold *h = tag;
+
+    if (h == NULL || --h->count > 0)
+        return;
+    if (h->remove_pending && spool_remove(bc.spool_dir, h->qid) < 0)
+        msg_error("%s: cannot remove spool file: %s", h->qid, strerror(errno));
+    hmap_del(&bc.holds, h->qid);
+    free(h);
+}
+
+void bounce_client_reconfigure(const struct config *cfg)
+{
+    char err[512];
+    struct verp_key k;
+    struct bounce_patterns *db = bounce_patterns_new();
+
+    if (db == NULL
+        || (cfg->bounce_patterns[0] && bounce_patterns_load_file(db, cfg->bounce_patterns, err, sizeof(err)) < 0)
+        || bounce_patterns_load_builtin(db, err, sizeof(err)) < 0) {
+        msg_error("bounce patterns: %s; %s", db ? err : "out of memory",
+                  bc.patterns ? "keeping the previous ones" : "categories from the status only");
+        bounce_patterns_free(db);
+    } else {
+        bounce_patterns_free(bc.patterns);
+        bc.patterns = db;
+    }
+
+    snprintf(bc.spool_dir, sizeof(bc.spool_dir), "%s", cfg->spool_dir);
+    if (config_suppression_dir(cfg, bc.sdb_dir, sizeof(bc.sdb_dir)) < 0)
+        bc.sdb_dir[0] = '\0';
+    if (bc.sdb) {           /* reopened on the next look-up, maybe elsewhere */
+        suppress_close(bc.sdb);
+        bc.sdb = NULL;
+    }
+    bc.sdb_retry = 0;
+    snprintf(bc.verp_domain, sizeof(bc.verp_domain), "%s", verp_domain(cfg));
+    if (verp_key_load(cfg, &k, err, sizeof(err)) < 0)
+        msg_error("%s; VERP return paths are not used", err);
+    bc.key = k;
+}
+
+int bounce_client_start(uv_loop_t *loop, struct qmgr *m, const struct config *cfg)
+{
+    char path[PATH_MAX];
+
+    memset(&bc, 0, sizeof(bc));
+    hmap_init(&bc.holds);
+    bounce_client_reconfigure(cfg);
+    if (snprintf(path, sizeof(path), "%s/bounced.sock", cfg->run_dir) >= (int)sizeof(path))
+        return -1;
+    bc.ob = outbox_new(loop, path, ROLE_QMGR, IPC_BOUNCE_ACK, BOUNCE_UNACKED_MAX, "bounced");
+    if (bc.ob == NULL)
+        return -1;
+    outbox_on_done(bc.ob, bc_done, NULL);
+    return 0;
+}
+
+static int bc_encode(struct buf *out, uint32_t seq, const void *arg)
+{
+    return msg_bounce_encode(out, seq, arg);
+}
+
+/* bc_rcpt_index - r's index in the envelope: the first recipient with
+ * that address (duplicates of one address share a fate anyway). */
+static int bc_rcpt_index(const struct qmsg *msg, const char *addr, uint32_t *index)
+{
+    uint32_t i;
+
+    for (i = 0; i < msg->env.nrcpt; i++)
+        if (strcmp(msg->env.rcpts[i].addr, addr) == 0) {
+            *index = i;
+            return 0;
+        }
+    return -1;
+}
+
+void bounce_client_categorize(struct acct_record *r)
+{
+    const char *type = r->v[AF_TYPE], *st = r->v[AF_DSN_STATUS], *diag = r->v[AF_DSN_DIAG];
+    const char *cat = r->v[AF_BOUNCE_CAT], *found;
+    char subj[PROTO_TEXT_MAX + 32];
+    int n;
+
+    if (bc.patterns == NULL || type == NULL || (strcmp(type, "b") != 0 && strcmp(type, "t") != 0)
+        || st == NULL || diag == NULL || (cat && strcmp(cat, "message-expired") == 0))
+        return;
+    /* the rules' subject: "X.Y.Z TEXT" (bounce_patterns.h) */
+    if (strncasecmp(diag, "smtp;", 5) == 0)
+        diag += 5;
+    n = snprintf(subj, sizeof(subj), "%.*s %s", (int)strcspn(st, " "), st, diag);
+    if (n < 0)
+        return;
+    found = bounce_patterns_match(bc.patterns, subj, strnlen(subj, sizeof(subj)));
+    if (found)
+        r->v[AF_BOUNCE_CAT] = (char *)found;    /* the database outlives the record */
+}
+
+void bounce_client_acct(struct qmgr *m, const struct acct_record *r)
+{
+    const char *qid = r->v[AF_QUEUE_ID], *st = r->v[AF_DSN_STATUS], *diag = r->v[AF_DSN_DIAG];
+    const char *cat = r->v[AF_BOUNCE_CAT];
+    struct msg_bounce ev;
+    struct qmsg *msg;
+    struct hold *h;
+
+    if (bc.ob == NULL || r->v[AF_TYPE] == NULL || strcmp(r->v[AF_TYPE], "b") != 0 || qid == NULL
+        || r->v[AF_RCPT] == NULL || (msg = hmap_get(&m->msgs, qid)) == NULL)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    snprintf(ev.queue_id, sizeof(ev.queue_id), "%s", qid);
+    if (bc_rcpt_index(msg, r->v[AF_RCPT], &ev.rcpt_index) < 0)
+        return;
+    snprintf(ev.rcpt, sizeof(ev.rcpt), "%s", r->v[AF_RCPT]);
+    /* "5.1.1 (bad destination ...)" -> "5.1.1"; "smtp;550 ..." -> "550 ..." */
+    snprintf(ev.status, sizeof(ev.status), "%.*s", st ? (int)strcspn(st, " ") : 0, st ? st : "");
+    if (ev.status[0] != '4' && ev.status[0] != '5')
+        snprintf(ev.status, sizeof(ev.status), "5.0.0");
+    snprintf(ev.category, sizeof(ev.category), "%s", cat && cat[0] ? cat : "other");
+    ev.expired = cat && strcmp(cat, "message-expired") == 0;
+    ev.time_logged = (uint64_t)time(NULL);
+    if (r->v[AF_DSN_MTA])
+        snprintf(ev.dsn_mta, sizeof(ev.dsn_mta), "%s", r->v[AF_DSN_MTA]);
+    ev.diag = (char *)(diag && strncasecmp(diag, "smtp;", 5) == 0 ? diag + 5 : diag ? diag : "");
+    h = hmap_get(&bc.holds, qid);
+    if (h == NULL) {
+        h = calloc(1, sizeof(*h));
+        if (h != NULL)
+            snprintf(h->qid, sizeof(h->qid), "%s", qid);
+        if (h == NULL || hmap_put(&bc.holds, h->qid, h) < 0) {
+            free(h);
+            msg_warn("%s: out of memory; no BOUNCE to bounced for <%s>", qid, ev.rcpt);
+            return;
+        }
+    }
+    h->count++;
+    if (outbox_push(bc.ob, bc_encode, &ev, h) < 0) {
+        msg_warn("%s: BOUNCE for <%s> cannot be encoded; bounced does not see it", qid, ev.rcpt);
+        bc_done(h, 0, NULL);
+    }
+}
+
+void bounce_client_remove_spool(const char *qid)
+{
+    struct hold *h = bc.ob ? hmap_get(&bc.holds, qid) : NULL;
+
+    if (h && h->count > 0) {
+        h->remove_pending = 1;
+        return;
+    }
+    if (spool_remove(bc.spool_dir, qid) < 0)
+        msg_error("%s: cannot remove spool file: %s", qid, strerror(errno));
+}
+
+int bounce_client_holding(const char *qid)
+{
+    struct hold *h = bc.ob ? hmap_get(&bc.holds, qid) : NULL;
+
+    return h != NULL && h->remove_pending;
+}
+
+const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *q)
+{
+    const char *from = msg->env.mail_from ? msg->env.mail_from : "";
+
+    if (from[0] == '\0' || q == NULL || !q->s.verp || bc.key.len == 0 || bc.verp_domain[0] == '\0')
+        return from;
+    if (verp_sign_encode(&bc.key, msg->qid, bc.verp_domain, bc.mail_from, sizeof(bc.mail_from)) < 0)
+        return from;
+    return bc.mail_from;
+}
+
+/* bc_db - the suppression database, opened lazily (bounced creates it). */
+static struct suppress_db *bc_db(int64_t now_ms)
+{
+    char err[512];
+
+    if (bc.sdb || bc.sdb_dir[0] == '\0' || now_ms < bc.sdb_retry)
+        return bc.sdb;
+    bc.sdb = suppress_open(bc.sdb_dir, 1, err, sizeof(err));
+    if (bc.sdb == NULL)
+        bc.sdb_retry = now_ms + SUPPRESS_RETRY_MS;
+    return bc.sdb;
+}
+
+int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_ms)
+{
+    const struct qmsg *msg = r->msg;
+    const char *addr = msg->env.rcpts[r->index].addr;
+    const char *at = msg->env.mail_from ? strrchr(msg->env.mail_from, '@') : NULL;
+    struct suppress_db *db;
+    struct suppress_entry e;
+    char diag[PROTO_ADDR_MAX + 160], day[16];
+    time_t t;
+    struct tm tm;
+
+    if (bc.ob == NULL || (db = bc_db(now_ms)) == NULL
+        || suppress_check(db, addr, at ? at + 1 : NULL, &e) != 1)
+        return 0;
+    t = (time_t)e.time;
+    if (gmtime_r(&t, &tm) == NULL || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
+        snprintf(day, sizeof(day), "?");
+    snprintf(diag, sizeof(diag), "550 5.7.1 <%s>: recipient is on the suppression list (%s, %s)",
+             addr, e.reason, day);
+    msg_info("%s: <%s> is suppressed (%s); bounced without delivery", msg->qid, addr, e.reason);
+    result_bounce_local(m, r, now_ms, "5.7.1", diag);
+    return 1;
+}
+
+size_t bounce_client_unacked(void)
+{
+    return bc.ob ? outbox_pending(bc.ob) : 0;
+}
+
+void bounce_client_stop(void)
+{
+    if (bc.ob)
+        outbox_free(bc.ob);
+    bc.ob = NULL;
+    suppress_close(bc.sdb);
+    bc.sdb = NULL;
+    bounce_patterns_free(bc.patterns);
+    bc.patterns = NULL;
+}
