@@ -262,6 +262,12 @@ size_t outbox_pending(const struct outbox *ob)
     return ob->n;
 }
 
+void outbox_set_seq(struct outbox *ob, uint32_t seq)
+{
+    if (ob->n == 0)
+        ob->seq = seq;
+}
+
 void outbox_each(const struct outbox *ob,
                  void (*fn)(void *tag, const void *bytes, size_t len, void *arg), void *arg)
 {

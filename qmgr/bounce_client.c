@@ -211,6 +211,7 @@ static int bc_push(const struct msg_bounce *ev, uint64_t rid, int journal)
     h->count++;
     it->h = h;
     it->rid = rid;
+    outbox_set_seq(bc.ob, (uint32_t)rid);   /* see outbox.h: acks across qmgr restarts */
     if (outbox_push(bc.ob, bc_encode, ev, it) < 0) {
         free(it);
         bc_release(h);
@@ -281,7 +282,12 @@ size_t bounce_client_replay_end(void)
     struct ipc_frame f;
     struct msg_bounce ev;
     size_t i, used, n = 0;
+    uint64_t rid = bc.mark;
 
+    /* numbered again from the mark without gaps: the outbox's sequence
+     * numbers must be consecutive, and they are the record ids */
+    if (bc.nrp > 0 && bc.rp[0].rid > rid)
+        rid = bc.rp[0].rid;
     for (i = 0; i < bc.nrp; i++) {
         struct breplay *p = &bc.rp[i];
 
@@ -290,10 +296,12 @@ size_t bounce_client_replay_end(void)
             || f.type != IPC_BOUNCE || msg_bounce_decode(&f, &ev) < 0) {
             msg_warn("journal: unreadable BOUNCE %llu dropped", (unsigned long long)p->rid);
         } else {
-            if (bc.ob == NULL || bc_push(&ev, p->rid, 0) < 0)
+            if (bc.ob == NULL || bc_push(&ev, rid, 0) < 0)
                 msg_warn("%s: replayed BOUNCE for <%s> cannot be queued", ev.queue_id, ev.rcpt);
-            else
+            else {
                 n++;
+                rid++;
+            }
             msg_bounce_free(&ev);
         }
         free(p->bytes);
