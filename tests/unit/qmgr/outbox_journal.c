@@ -4,7 +4,9 @@
  * replay of records larger than a read chunk, a truncated or corrupt
  * tail, acknowledgement marks (in order, out of order, repeated),
  * replay of what was not acknowledged, compaction keeping exactly that,
- * and a replayed BOUNCE holding its finished message's spool file.
+ * a replayed BOUNCE holding its finished message's spool file, and the
+ * order result.c keeps: a recipient's record is in the journal before
+ * its final or deferred state.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -403,6 +405,72 @@ static void test_bounce_replay_holds(void **state)
     jremove();
 }
 
+static void emit_to_client(struct qmgr *m, const struct acct_record *r)
+{
+    acct_client_send(r);
+}
+
+/* A RESULT for three recipients (250, 550, 451): in the journal each
+ * recipient's JR_OUTBOX comes before its JR_RCPT. */
+static void test_record_before_state(void **state)
+{
+    static const char *const rcpts[3] = { "a@dest.test", "b@dest.test", "c@dest.test" };
+    static struct result_rcpt rr[3];
+    struct config *cfg = t_config("<domain *>\n retry-after 1m\n</domain>\n");
+    struct msg_result res;
+    struct qmgr m;
+    struct journal *j;
+    struct qmsg *msg;
+    struct worker *w;
+    long i, k, seen_rcpt[3] = { -1, -1, -1 }, seen_rec[3] = { -1, -1, -1 };
+
+    jremove();
+    j = reopen(&m, cfg, 0);
+    m.emit_acct = emit_to_client;
+    msg = t_message(&m, t_qid(5), 1800000000, NULL, rcpts[0], rcpts[1], rcpts[2], NULL);
+    message_schedule(&m, msg, 1800000010000LL);
+    w = worker_add(&m, NULL, 11, 10);
+    dispatch_run(&m, 1800000010000LL);
+    assert_int_equal(t_njobs, 1);
+    memset(&res, 0, sizeof(res));
+    res.job_id = t_jobs[0].id;
+    res.nrcpt = 3;
+    res.rcpts = rr;
+    for (i = 0; i < 3; i++) {
+        rr[i].index = (uint32_t)i;
+        rr[i].code = i == 0 ? 250 : i == 1 ? 550 : 451;
+        rr[i].text = (char *)(i == 0 ? "2.0.0 ok" : i == 1 ? "5.1.1 no" : "4.2.1 later");
+        bounce_status_extract((int)rr[i].code, rr[i].text, rr[i].status, sizeof(rr[i].status));
+    }
+    assert_int_equal(result_apply(&m, w, &res, 1800000011000LL), 0);
+    assert_int_equal(acct_client_unacked(), 3);
+    assert_int_equal(journal_flush(j), 0);
+    acct_client_stop();
+    qmgr_free(&m);
+    journal_close(j);
+
+    j = journal_open(spool, (char[256]){0}, 256);
+    assert_non_null(j);
+    got_reset();
+    assert_true(journal_replay(j, collect_cb, NULL) >= 6);
+    for (i = 0; i < got.n && i < MAXREC; i++) {
+        if (got.r[i].type == JR_RCPT && got.r[i].index < 3)
+            seen_rcpt[got.r[i].index] = i;
+        if (got.r[i].type == JR_OUTBOX)
+            for (k = 0; k < 3; k++)
+                if (memmem(got.data[i], got.r[i].len, rcpts[k], strlen(rcpts[k])))
+                    seen_rec[k] = i;
+    }
+    for (k = 0; k < 3; k++) {
+        assert_true(seen_rec[k] >= 0);
+        assert_true(seen_rcpt[k] > seen_rec[k]);
+    }
+    got_reset();
+    journal_close(j);
+    config_free(cfg);
+    jremove();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_replay_big_and_torn),
         cmocka_unit_test(test_acct_replay),
         cmocka_unit_test(test_bounce_replay_holds),
+        cmocka_unit_test(test_record_before_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
