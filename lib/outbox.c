@@ -262,6 +262,24 @@ size_t outbox_pending(const struct outbox *ob)
     return ob->n;
 }
 
+void outbox_set_seq(struct outbox *ob, uint32_t seq)
+{
+    if (ob->n == 0)
+        ob->seq = seq;
+}
+
+void outbox_each(const struct outbox *ob,
+                 void (*fn)(void *tag, const void *bytes, size_t len, void *arg), void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < ob->n; i++) {
+        const struct ob_item *it = &ob->ring[(ob->head + i) % ob->cap];
+
+        fn(it->tag, it->bytes, it->len, arg);
+    }
+}
+
 int outbox_connected(const struct outbox *ob)
 {
     return ob->conn != NULL && !ipc_conn_closing(ob->conn);

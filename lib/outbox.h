@@ -36,6 +36,16 @@ void outbox_on_done(struct outbox *ob, outbox_done_fn fn, void *arg);
  * memory is short (nothing queued, on_done not called). */
 int outbox_push(struct outbox *ob, outbox_encode_fn enc, const void *arg, void *tag);
 size_t outbox_pending(const struct outbox *ob);
+/* Number the next pushed frame seq (then seq+1, ...); only while nothing
+ * is held, since acknowledgements are matched by offset in the ring.
+ * qmgr numbers BOUNCEs by their journal record ids, so an ack that
+ * bounced sends for a frame of a qmgr that has since died and restarted
+ * names the same record in the new one, never a different frame. */
+void outbox_set_seq(struct outbox *ob, uint32_t seq);
+/* Call fn for every frame still held, oldest first, with its tag and
+ * bytes (qmgr writes them into its journal at compaction). */
+void outbox_each(const struct outbox *ob,
+                 void (*fn)(void *tag, const void *bytes, size_t len, void *arg), void *arg);
 int outbox_connected(const struct outbox *ob);
 /* Close the connection and free everything (on_done(tag, 0) for each
  * frame left); the timer handle is closed asynchronously. */

@@ -17,10 +17,16 @@
  * delivery attempt (550 5.7.1, a `b` record; PowerMTA's
  * accept-invalid-recipients behaviour); the database is bounced's, read
  * here read-only.
- * XXX the BOUNCEs in flight live in memory only: if qmgr dies before
- * bounced acknowledges, that recipient gets no DSN (its `b` record and
- * the journal are unaffected).  Journaling them would make DSNs
- * at-least-once across qmgr crashes too.
+ * Durability: each BOUNCE is also appended to qmgr's journal (JR_OUTBOX,
+ * stream JS_BOUNCE) before result.c journals the recipient's final state,
+ * and each acknowledgement moves the stream's mark (JR_ACKED; the outbox
+ * reports them in order).  After a kill -9 of qmgr the BOUNCEs above the
+ * mark are replayed (bounce_client_replay, then _replay_end pushes them
+ * and re-creates the holds before the spool is looked at, so a finished
+ * message's file is still kept until bounced has it): DSNs are
+ * at-least-once across qmgr crashes.  A replayed BOUNCE whose file is
+ * already gone (removed after the ack, before the mark reached the disk)
+ * is acknowledged by bounced without a DSN.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +46,19 @@
 #define BOUNCE_UNACKED_MAX 200000
 #define SUPPRESS_RETRY_MS  2000
 
+/* One per BOUNCE in the outbox (its tag). */
+struct bitem {
+    struct hold *h;
+    uint64_t rid;               /* journal record id */
+};
+
+/* A BOUNCE replayed from the journal, pushed at the end of the replay. */
+struct breplay {
+    uint64_t rid;
+    size_t len;
+    unsigned char *bytes;
+};
+
 struct hold {
     uint32_t count;             /* BOUNCEs not yet acknowledged */
     int remove_pending;         /* qmgr is done with the message */
@@ -57,18 +76,38 @@ static struct {
     struct suppress_db *sdb;    /* read-only; bounced writes it */
     char sdb_dir[PATH_MAX];
     int64_t sdb_retry;
+    struct qmgr *m;
+    int stopping;               /* outbox_free's drops are not acknowledgements */
+    uint64_t rid_next, mark;    /* next record id; all below mark are done */
+    struct breplay *rp;         /* replayed, not yet pushed */
+    size_t nrp, caprp;
 } bc;
 
-static void bc_done(void *tag, int acked, void *arg)
+/* bc_release - one BOUNCE about h's message is done: the last one lets
+ * a finished message's spool file go. */
+static void bc_release(struct hold *h)
 {
-    struct hold *h = tag;
-
     if (h == NULL || --h->count > 0)
         return;
     if (h->remove_pending && spool_remove(bc.spool_dir, h->qid) < 0)
         msg_error("%s: cannot remove spool file: %s", h->qid, strerror(errno));
     hmap_del(&bc.holds, h->qid);
     free(h);
+}
+
+static void bc_done(void *tag, int acked, void *arg)
+{
+    struct bitem *it = tag;
+    struct hold *h = it ? it->h : NULL;
+
+    if (it && !bc.stopping) {
+        /* acknowledged, or dropped past BOUNCE_UNACKED_MAX: done either way;
+         * the outbox reports frames in order, so this is the new mark */
+        bc.mark = it->rid + 1;
+        journal_acked(bc.m, JS_BOUNCE, bc.mark);
+    }
+    free(it);
+    bc_release(h);
 }
 
 void bounce_client_reconfigure(const struct config *cfg)
@@ -107,6 +146,7 @@ int bounce_client_start(uv_loop_t *loop, struct qmgr *m, const struct config *cf
     char path[PATH_MAX];
 
     memset(&bc, 0, sizeof(bc));
+    bc.m = m;
     hmap_init(&bc.holds);
     bounce_client_reconfigure(cfg);
     if (snprintf(path, sizeof(path), "%s/bounced.sock", cfg->run_dir) >= (int)sizeof(path))
@@ -137,6 +177,180 @@ static int bc_rcpt_index(const struct qmsg *msg, const char *addr, uint32_t *ind
     return -1;
 }
 
+/* bc_hold - the hold of qid, made if needed. */
+static struct hold *bc_hold(const char *qid)
+{
+    struct hold *h = hmap_get(&bc.holds, qid);
+
+    if (h != NULL)
+        return h;
+    if (!queue_id_valid(qid) || (h = calloc(1, sizeof(*h))) == NULL)
+        return NULL;
+    memcpy(h->qid, qid, QUEUE_ID_SIZE);
+    if (hmap_put(&bc.holds, h->qid, h) < 0) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* bc_push - hold ev's spool file, queue ev under record id rid and, when
+ * journal is set, journal it (before the caller journals the final
+ * state).  -1: nothing queued. */
+static int bc_push(const struct msg_bounce *ev, uint64_t rid, int journal)
+{
+    struct hold *h = bc_hold(ev->queue_id);
+    struct bitem *it = calloc(1, sizeof(*it));
+    struct buf b;
+    int rc = 0;
+
+    if (h == NULL || it == NULL) {
+        free(it);
+        return -1;
+    }
+    h->count++;
+    it->h = h;
+    it->rid = rid;
+    outbox_set_seq(bc.ob, (uint32_t)rid);   /* see outbox.h: acks across qmgr restarts */
+    if (outbox_push(bc.ob, bc_encode, ev, it) < 0) {
+        free(it);
+        bc_release(h);
+        return -1;
+    }
+    if (rid >= bc.rid_next)
+        bc.rid_next = rid + 1;
+    if (!journal)
+        return 0;
+    buf_init(&b, IPC_MAX_PAYLOAD + IPC_HDR_LEN);
+    if (msg_bounce_encode(&b, 0, ev) < 0
+        || journal_outbox(bc.m, JS_BOUNCE, rid, ev->queue_id, b.data, b.len) < 0) {
+        msg_warn("%s: BOUNCE for <%s> not journaled; a crash now would lose it", ev->queue_id, ev->rcpt);
+        rc = 0;     /* it is queued all the same */
+    }
+    buf_free(&b);
+    return rc;
+}
+
+void bounce_client_replay(const struct jrec *rec)
+{
+    struct breplay *p;
+    size_t i, k;
+
+    if (rec->state != JS_BOUNCE)
+        return;
+    if (rec->type == JR_ACKED) {
+        for (k = 0; k < bc.nrp && bc.rp[k].rid < rec->rid; k++)
+            free(bc.rp[k].bytes);
+        for (i = k; i < bc.nrp; i++)
+            bc.rp[i - k] = bc.rp[i];
+        bc.nrp -= k;
+        if (rec->rid > bc.mark)
+            bc.mark = rec->rid;
+        if (rec->rid > bc.rid_next)
+            bc.rid_next = rec->rid;
+        return;
+    }
+    if (rec->type != JR_OUTBOX || rec->rid < bc.mark
+        || (bc.nrp > 0 && rec->rid <= bc.rp[bc.nrp - 1].rid))
+        return;
+    if (bc.nrp == bc.caprp) {
+        size_t cap = bc.caprp ? bc.caprp * 2 : 64;
+        void *n = realloc(bc.rp, cap * sizeof(*bc.rp));
+
+        if (n == NULL) {
+            msg_error("journal: out of memory replaying a BOUNCE; one DSN may be missing");
+            return;
+        }
+        bc.rp = n;
+        bc.caprp = cap;
+    }
+    p = &bc.rp[bc.nrp];
+    if ((p->bytes = malloc(rec->len)) == NULL) {
+        msg_error("journal: out of memory replaying a BOUNCE; one DSN may be missing");
+        return;
+    }
+    memcpy(p->bytes, rec->data, rec->len);
+    p->len = rec->len;
+    p->rid = rec->rid;
+    bc.nrp++;
+    if (rec->rid >= bc.rid_next)
+        bc.rid_next = rec->rid + 1;
+}
+
+size_t bounce_client_replay_end(void)
+{
+    struct ipc_frame f;
+    struct msg_bounce ev;
+    size_t i, used, n = 0;
+    uint64_t rid = bc.mark;
+
+    /* numbered again from the mark without gaps: the outbox's sequence
+     * numbers must be consecutive, and they are the record ids */
+    if (bc.nrp > 0 && bc.rp[0].rid > rid)
+        rid = bc.rp[0].rid;
+    for (i = 0; i < bc.nrp; i++) {
+        struct breplay *p = &bc.rp[i];
+
+        /* our own bytes, CRC-checked; still parsed strictly */
+        if (ipc_frame_parse(p->bytes, p->len, &f, &used) != 1 || used != p->len
+            || f.type != IPC_BOUNCE || msg_bounce_decode(&f, &ev) < 0) {
+            msg_warn("journal: unreadable BOUNCE %llu dropped", (unsigned long long)p->rid);
+        } else {
+            if (bc.ob == NULL || bc_push(&ev, rid, 0) < 0)
+                msg_warn("%s: replayed BOUNCE for <%s> cannot be queued", ev.queue_id, ev.rcpt);
+            else {
+                n++;
+                rid++;
+            }
+            msg_bounce_free(&ev);
+        }
+        free(p->bytes);
+    }
+    free(bc.rp);
+    bc.rp = NULL;
+    bc.nrp = bc.caprp = 0;
+    return n;
+}
+
+struct bc_put_ctx {
+    int (*put)(void *ctx, const struct jrec *r);
+    void *ctx;
+    int failed;
+};
+
+static void bc_pending_cb(void *tag, const void *bytes, size_t len, void *arg)
+{
+    struct bc_put_ctx *c = arg;
+    const struct bitem *it = tag;
+    struct jrec rec;
+
+    if (c->failed || it == NULL)
+        return;
+    memset(&rec, 0, sizeof(rec));
+    rec.type = JR_OUTBOX;
+    rec.state = JS_BOUNCE;
+    rec.rid = it->rid;
+    rec.len = (uint32_t)len;
+    rec.data = bytes;
+    snprintf(rec.qid, sizeof(rec.qid), "%s", it->h ? it->h->qid : "");
+    if (c->put(c->ctx, &rec) < 0)
+        c->failed = 1;
+}
+
+void bounce_client_pending(int (*put)(void *ctx, const struct jrec *r), void *ctx)
+{
+    struct bc_put_ctx c = { put, ctx, 0 };
+    struct jrec rec;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.type = JR_ACKED;
+    rec.state = JS_BOUNCE;
+    rec.rid = bc.mark;      /* the held frames all have ids >= mark */
+    if (put(ctx, &rec) < 0 || bc.ob == NULL)
+        return;
+    outbox_each(bc.ob, bc_pending_cb, &c);
+}
+
 void bounce_client_categorize(struct acct_record *r)
 {
     const char *type = r->v[AF_TYPE], *st = r->v[AF_DSN_STATUS], *diag = r->v[AF_DSN_DIAG];
@@ -164,7 +378,6 @@ void bounce_client_acct(struct qmgr *m, const struct acct_record *r)
     const char *cat = r->v[AF_BOUNCE_CAT];
     struct msg_bounce ev;
     struct qmsg *msg;
-    struct hold *h;
 
     if (bc.ob == NULL || r->v[AF_TYPE] == NULL || strcmp(r->v[AF_TYPE], "b") != 0 || qid == NULL
         || r->v[AF_RCPT] == NULL || (msg = hmap_get(&m->msgs, qid)) == NULL)
@@ -184,22 +397,8 @@ void bounce_client_acct(struct qmgr *m, const struct acct_record *r)
     if (r->v[AF_DSN_MTA])
         snprintf(ev.dsn_mta, sizeof(ev.dsn_mta), "%s", r->v[AF_DSN_MTA]);
     ev.diag = (char *)(diag && strncasecmp(diag, "smtp;", 5) == 0 ? diag + 5 : diag ? diag : "");
-    h = hmap_get(&bc.holds, qid);
-    if (h == NULL) {
-        h = calloc(1, sizeof(*h));
-        if (h != NULL)
-            snprintf(h->qid, sizeof(h->qid), "%s", qid);
-        if (h == NULL || hmap_put(&bc.holds, h->qid, h) < 0) {
-            free(h);
-            msg_warn("%s: out of memory; no BOUNCE to bounced for <%s>", qid, ev.rcpt);
-            return;
-        }
-    }
-    h->count++;
-    if (outbox_push(bc.ob, bc_encode, &ev, h) < 0) {
-        msg_warn("%s: BOUNCE for <%s> cannot be encoded; bounced does not see it", qid, ev.rcpt);
-        bc_done(h, 0, NULL);
-    }
+    if (bc_push(&ev, bc.rid_next, 1) < 0)
+        msg_warn("%s: BOUNCE for <%s> cannot be queued; bounced does not see it", qid, ev.rcpt);
 }
 
 void bounce_client_remove_spool(const char *qid)
@@ -276,6 +475,7 @@ size_t bounce_client_unacked(void)
 
 void bounce_client_stop(void)
 {
+    bc.stopping = 1;        /* what is unacknowledged stays in the journal */
     if (bc.ob)
         outbox_free(bc.ob);
     bc.ob = NULL;

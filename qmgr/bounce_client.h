@@ -37,6 +37,15 @@ const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *
  * domain's), bounce it (5.7.1, no delivery) and return 1; else 0. */
 struct qrcpt;
 int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_ms);
+/* Start-up, journal replay: a JR_OUTBOX/JR_ACKED record of stream
+ * JS_BOUNCE (kept until _replay_end). */
+struct jrec;
+void bounce_client_replay(const struct jrec *r);
+/* After the replay, before messages are scheduled: queue the BOUNCEs not
+ * acknowledged before the crash and hold their spool files; returns how many. */
+size_t bounce_client_replay_end(void);
+/* Compaction: write the stream's mark and every unacknowledged BOUNCE. */
+void bounce_client_pending(int (*put)(void *ctx, const struct jrec *r), void *ctx);
 size_t bounce_client_unacked(void);
 void bounce_client_stop(void);
 

@@ -7,6 +7,21 @@
  *   records, big-endian:
  *     0  "JR"  2  type  3  state  4  queue id (22)  26  rcpt index u32
  *     30 attempts u16  32 next attempt ms i64  40 zero u32  44 crc32(0..43)
+ *   JR_OUTBOX (a frame for acctd or bounced, kept until acknowledged):
+ *     0  "JR"  2  type  3  stream  4  queue id or zeros  26  length u32
+ *     30 zero u16  32 record id u64  40 crc32(data)  44 crc32(0..43)
+ *     48 data: the encoded frame (length bytes)
+ *   JR_ACKED: 3 stream, 32 mark u64: every record of the stream with a
+ *     smaller id is acknowledged (acks arrive in order; see acct_client.c)
+ *
+ * Why the outbox frames live here: a recipient's final state and the
+ * accounting record / BOUNCE derived from it must survive a kill -9
+ * together.  The client appends its JR_OUTBOX before result.c appends
+ * the final JR_RCPT, so in this one append-only file the record always
+ * precedes the state (a torn tail can cut the state, never keep it
+ * without its record), and both share the group commit below: no extra
+ * fsync.  At start-up the records after their stream's last mark are
+ * handed back to the clients and resent (at-least-once).
  *
  * Records are written with write(2) as results are applied; main.c runs
  * fdatasync at most every 100 ms in the thread pool (and on a graceful
@@ -85,9 +100,31 @@ static uint64_t get_be(const unsigned char *p, int n)
     return v;
 }
 
+static int journal_encode_outbox(const struct jrec *r, unsigned char out[JOURNAL_REC_SIZE])
+{
+    if ((r->state != JS_ACCT && r->state != JS_BOUNCE)
+        || (r->type == JR_OUTBOX && (r->len == 0 || r->len > JOURNAL_DATA_MAX || r->data == NULL)))
+        return -1;
+    out[0] = 'J';
+    out[1] = 'R';
+    out[2] = r->type;
+    out[3] = r->state;
+    if (queue_id_valid(r->qid))
+        memcpy(out + 4, r->qid, QUEUE_ID_LEN);
+    put_be(out + 32, r->rid, 8);
+    if (r->type == JR_OUTBOX) {
+        put_be(out + 26, r->len, 4);
+        put_be(out + 40, crc32_of(r->data, r->len), 4);
+    }
+    put_be(out + 44, crc32_of(out, 44), 4);
+    return 0;
+}
+
 int journal_encode(const struct jrec *r, unsigned char out[JOURNAL_REC_SIZE])
 {
     memset(out, 0, JOURNAL_REC_SIZE);
+    if (r->type == JR_OUTBOX || r->type == JR_ACKED)
+        return journal_encode_outbox(r, out);
     if (!queue_id_valid(r->qid))
         return -1;
     out[0] = 'J';
@@ -114,11 +151,36 @@ int journal_decode(const unsigned char in[JOURNAL_REC_SIZE], struct jrec *r)
     r->index = (uint32_t)get_be(in + 26, 4);
     r->attempts = (uint16_t)get_be(in + 30, 2);
     r->next_ms = (int64_t)get_be(in + 32, 8);
+    if (r->type == JR_OUTBOX || r->type == JR_ACKED) {
+        r->rid = get_be(in + 32, 8);
+        r->next_ms = 0;
+        r->len = r->type == JR_OUTBOX ? r->index : 0;
+        r->index = 0;
+        if ((r->state != JS_ACCT && r->state != JS_BOUNCE)
+            || (r->type == JR_OUTBOX && (r->len == 0 || r->len > JOURNAL_DATA_MAX)))
+            return -1;
+        if (r->qid[0] == '\0' || !queue_id_valid(r->qid))
+            r->qid[0] = '\0';
+        return 0;
+    }
     if ((r->type != JR_RCPT && r->type != JR_DONE) || !queue_id_valid(r->qid))
         return -1;
     if (r->type == JR_RCPT && r->state != RS_WAIT && r->state != RS_DELIVERED
         && r->state != RS_BOUNCED)
         return -1;
+    return 0;
+}
+
+int journal_put(struct buf *out, const struct jrec *r)
+{
+    unsigned char rec[JOURNAL_REC_SIZE];
+
+    if (journal_encode(r, rec) < 0 || buf_append(out, rec, sizeof(rec)) < 0)
+        return -1;
+    if (r->type == JR_OUTBOX && buf_append(out, r->data, r->len) < 0) {
+        out->len -= JOURNAL_REC_SIZE;   /* never leave a header without its data */
+        return -1;
+    }
     return 0;
 }
 
@@ -202,14 +264,56 @@ void journal_close(struct journal *j)
     free(j);
 }
 
+/* A sequential reader over the journal: records may span read chunks. */
+struct jreader {
+    int fd;
+    off_t off;                  /* file offset of b[len] */
+    unsigned char *b;
+    size_t cap, len, pos;
+};
+
+/* jr_need - make n bytes available at pos: 1, 0 at the end of the file
+ * (fewer left), -1 on an error. */
+static int jr_need(struct jreader *rd, size_t n)
+{
+    ssize_t k;
+
+    if (rd->len - rd->pos >= n)
+        return 1;
+    memmove(rd->b, rd->b + rd->pos, rd->len - rd->pos);
+    rd->len -= rd->pos;
+    rd->pos = 0;
+    if (n > rd->cap) {
+        unsigned char *p = realloc(rd->b, n);
+
+        if (p == NULL)
+            return -1;
+        rd->b = p;
+        rd->cap = n;
+    }
+    while (rd->len < n) {
+        k = pread(rd->fd, rd->b + rd->len, rd->cap - rd->len, rd->off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            return 0;
+        rd->len += (size_t)k;
+        rd->off += k;
+    }
+    return 1;
+}
+
 long journal_replay(struct journal *j, void (*fn)(const struct jrec *r, void *arg), void *arg)
 {
-    unsigned char b[JOURNAL_REC_SIZE * 1024], hdr[JOURNAL_HDR_LEN];
+    unsigned char hdr[JOURNAL_HDR_LEN];
+    struct jreader rd;
     struct jrec r;
     long count = 0;
-    off_t off = JOURNAL_HDR_LEN;
+    off_t at;
     ssize_t n;
-    size_t i;
+    int rc;
 
     n = pread(j->fd, hdr, sizeof(hdr), 0);
     if (n < 0)
@@ -218,38 +322,57 @@ long journal_replay(struct journal *j, void (*fn)(const struct jrec *r, void *ar
         msg_warn("%s: not a journal (bad header); ignoring it", j->path);
         return 0;
     }
+    memset(&rd, 0, sizeof(rd));
+    rd.fd = j->fd;
+    rd.off = JOURNAL_HDR_LEN;
+    rd.cap = JOURNAL_REC_SIZE * 4096;
+    if ((rd.b = malloc(rd.cap)) == NULL)
+        return -1;
     for (;;) {
-        n = pread(j->fd, b, sizeof(b), off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        for (i = 0; i + JOURNAL_REC_SIZE <= (size_t)n; i += JOURNAL_REC_SIZE) {
-            if (journal_decode(b + i, &r) < 0) {
-                msg_warn("%s: corrupt record at offset %lld; ignoring the rest",
-                         j->path, (long long)off + (long long)i);
-                return count;
+        at = rd.off - (off_t)(rd.len - rd.pos);
+        rc = jr_need(&rd, JOURNAL_REC_SIZE);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            if (rd.len > rd.pos)
+                msg_warn("%s: torn record at the end (%zu bytes) ignored", j->path, rd.len - rd.pos);
+            break;
+        }
+        if (journal_decode(rd.b + rd.pos, &r) < 0) {
+            msg_warn("%s: corrupt record at offset %lld; ignoring the rest", j->path, (long long)at);
+            break;
+        }
+        if (r.type == JR_OUTBOX) {
+            rc = jr_need(&rd, JOURNAL_REC_SIZE + (size_t)r.len);
+            if (rc < 0)
+                goto fail;
+            if (rc == 0) {
+                msg_warn("%s: torn record at the end (%zu bytes) ignored", j->path, rd.len - rd.pos);
+                break;
             }
-            fn(&r, arg);
-            count++;
+            r.data = rd.b + rd.pos + JOURNAL_REC_SIZE;
+            if (get_be(rd.b + rd.pos + 40, 4) != crc32_of(r.data, r.len)) {
+                msg_warn("%s: corrupt record data at offset %lld; ignoring the rest", j->path,
+                         (long long)at);
+                break;
+            }
+            rd.pos += r.len;
         }
-        if ((size_t)n < sizeof(b)) {
-            if (i < (size_t)n)
-                msg_warn("%s: torn record at the end (%zu bytes) ignored", j->path, (size_t)n - i);
-            return count;
-        }
-        off += n;
+        rd.pos += JOURNAL_REC_SIZE;
+        fn(&r, arg);
+        count++;
     }
+    free(rd.b);
+    return count;
+fail:
+    free(rd.b);
+    return -1;
 }
 
 int journal_append(struct journal *j, const struct jrec *r)
 {
-    unsigned char rec[JOURNAL_REC_SIZE];
-
-    if (journal_encode(r, rec) < 0)
-        return -1;
-    if (buf_append(&j->pend, rec, sizeof(rec)) < 0) {
-        if (journal_flush(j) < 0 || buf_append(&j->pend, rec, sizeof(rec)) < 0)
+    if (journal_put(&j->pend, r) < 0) {
+        if (journal_flush(j) < 0 || journal_put(&j->pend, r) < 0)
             return -1;
     }
     if (j->pend.len >= 64 * 1024)
@@ -303,6 +426,38 @@ struct compact_ctx {
     int failed;
 };
 
+static int compact_out(struct compact_ctx *c)
+{
+    if (c->out.len >= 1024 * 1024) {
+        if (write_all(c->fd, c->out.data, c->out.len) < 0)
+            c->failed = 1;
+        buf_reset(&c->out);
+    }
+    return c->failed ? -1 : 0;
+}
+
+/* compact_put - a record the outbox streams still need, into the new file. */
+static int compact_put(void *ctx, const struct jrec *r)
+{
+    struct compact_ctx *c = ctx;
+
+    if (c->failed)
+        return -1;
+    if (journal_put(&c->out, r) < 0) {
+        /* the buffer is full: write it out and try once more */
+        if (c->out.len == 0 || write_all(c->fd, c->out.data, c->out.len) < 0) {
+            c->failed = 1;
+            return -1;
+        }
+        buf_reset(&c->out);
+        if (journal_put(&c->out, r) < 0) {
+            c->failed = 1;
+            return -1;
+        }
+    }
+    return compact_out(c);
+}
+
 static void compact_msg_cb(void *val, void *arg)
 {
     struct qmsg *msg = val;
@@ -330,11 +485,8 @@ static void compact_msg_cb(void *val, void *arg)
             c->failed = 1;
             return;
         }
-        if (c->out.len >= 1024 * 1024) {
-            if (write_all(c->fd, c->out.data, c->out.len) < 0)
-                c->failed = 1;
-            buf_reset(&c->out);
-        }
+        if (compact_out(c) < 0)
+            return;
     }
 }
 
@@ -354,9 +506,12 @@ int journal_compact(struct journal *j, struct qmgr *m)
     }
     memset(&c, 0, sizeof(c));
     c.fd = fd;
-    buf_init(&c.out, 2 * 1024 * 1024);
+    buf_init(&c.out, 2 * 1024 * 1024 + JOURNAL_REC_SIZE + JOURNAL_DATA_MAX);
     if (write_all(fd, JOURNAL_MAGIC, JOURNAL_HDR_LEN) < 0)
         c.failed = 1;
+    /* the outboxes first: each stream's mark, then what it still holds */
+    if (m->journal_pending)
+        m->journal_pending(m, compact_put, &c);
     hmap_each(&m->msgs, compact_msg_cb, &c);
     if (!c.failed && c.out.len > 0 && write_all(fd, c.out.data, c.out.len) < 0)
         c.failed = 1;
@@ -410,6 +565,44 @@ void journal_done(struct qmgr *m, const struct qmsg *msg)
         msg_error("%s: cannot journal done", msg->qid);
 }
 
+int journal_outbox(struct qmgr *m, uint8_t stream, uint64_t rid, const char *qid,
+                   const void *data, size_t len)
+{
+    struct jrec rec;
+
+    if (m->jr == NULL)
+        return 0;
+    memset(&rec, 0, sizeof(rec));
+    rec.type = JR_OUTBOX;
+    rec.state = stream;
+    rec.rid = rid;
+    if (qid && queue_id_valid(qid))
+        memcpy(rec.qid, qid, QUEUE_ID_SIZE);
+    if (len > JOURNAL_DATA_MAX)
+        return -1;
+    rec.len = (uint32_t)len;
+    rec.data = data;
+    if (journal_append(m->jr, &rec) < 0) {
+        msg_error("cannot journal an outbox record (stream %u)", stream);
+        return -1;
+    }
+    return 0;
+}
+
+void journal_acked(struct qmgr *m, uint8_t stream, uint64_t mark)
+{
+    struct jrec rec;
+
+    if (m->jr == NULL)
+        return;
+    memset(&rec, 0, sizeof(rec));
+    rec.type = JR_ACKED;
+    rec.state = stream;
+    rec.rid = mark;
+    if (journal_append(m->jr, &rec) < 0)
+        msg_error("cannot journal an acknowledgement (stream %u)", stream);
+}
+
 /* journal_apply - replay one record onto the loaded messages (start-up,
  * before message_schedule).  Records of unknown messages are dropped. */
 void journal_apply(const struct jrec *rec, void *arg)
@@ -419,6 +612,11 @@ void journal_apply(const struct jrec *rec, void *arg)
     struct qrcpt *r;
     uint32_t i;
 
+    if (rec->type == JR_OUTBOX || rec->type == JR_ACKED) {
+        if (m->journal_replay_outbox)
+            m->journal_replay_outbox(m, rec);
+        return;
+    }
     if (msg == NULL)
         return;
     if (rec->type == JR_DONE) {

@@ -180,6 +180,21 @@ static void hook_acct(struct qmgr *m, const struct acct_record *r)
     bounce_client_acct(m, &c);
 }
 
+/* The journal holds acctd's and bounced's unacknowledged frames too. */
+static void hook_replay_outbox(struct qmgr *m, const struct jrec *r)
+{
+    if (r->state == JS_ACCT)
+        acct_client_replay(r);
+    else
+        bounce_client_replay(r);
+}
+
+static void hook_pending(struct qmgr *m, int (*put)(void *ctx, const struct jrec *r), void *ctx)
+{
+    acct_client_pending(put, ctx);
+    bounce_client_pending(put, ctx);
+}
+
 static void hook_remove(struct qmgr *m, const char *qid)
 {
     bounce_client_remove_spool(qid);    /* kept while bounced needs it */
@@ -401,6 +416,7 @@ static void startup_load(void)
 {
     char err[512];
     long nrec;
+    size_t nbounce;
     int n;
     int64_t now;
 
@@ -414,6 +430,8 @@ static void startup_load(void)
     nrec = journal_replay(q.m.jr, journal_apply, &q.m);
     if (nrec < 0)
         msg_fatal("journal replay: %s", strerror(errno));
+    /* before scheduling: a finished message's file stays for its BOUNCEs */
+    nbounce = bounce_client_replay_end();
     q.m.loading = 0;
     if (journal_compact(q.m.jr, &q.m) < 0)
         msg_fatal("journal compaction failed");
@@ -426,8 +444,9 @@ static void startup_load(void)
     }
     now = now_ms();
     hmap_each(&q.m.msgs, schedule_cb, &now);
-    msg_info("started: %zu messages, %llu recipients queued (%ld journal records replayed)",
-             q.m.msgs.n, (unsigned long long)q.m.nrcpt_queued, nrec);
+    msg_info("started: %zu messages, %llu recipients queued (%ld journal records replayed; "
+             "%zu accounting records and %zu BOUNCEs to resend)",
+             q.m.msgs.n, (unsigned long long)q.m.nrcpt_queued, nrec, acct_client_unacked(), nbounce);
 }
 
 static int listen_fd(void)
@@ -554,8 +573,10 @@ int main(int argc, char **argv)
     q.m.send_deliver = hook_deliver;
     q.m.emit_acct = hook_acct;
     q.m.remove_spool = hook_remove;
-    if (bounce_client_start(q.loop, &q.m, q.cfg) < 0)
-        msg_fatal("cannot set up the bounced client");
+    q.m.journal_replay_outbox = hook_replay_outbox;
+    q.m.journal_pending = hook_pending;
+    if (bounce_client_start(q.loop, &q.m, q.cfg) < 0 || acct_client_init(&q.m) < 0)
+        msg_fatal("cannot set up the bounced and acctd clients");
     startup_load();
 
     if (snprintf(path, sizeof(path), "%s/acctd.sock", q.cfg->run_dir) >= (int)sizeof(path)

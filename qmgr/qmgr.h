@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <limits.h>
 #include "acct.h"
+#include "buf.h"
+#include "ipc.h"
 #include "config.h"
 #include "proto.h"
 #include "spool.h"
@@ -137,6 +139,7 @@ struct worker {
 };
 
 struct journal;
+struct jrec;
 
 struct qmgr_stats {
     uint64_t delivered, bounced, deferred;
@@ -173,6 +176,12 @@ struct qmgr {
     /* Whether a pool member may take new mail (not paused/disabled);
      * NULL = every member may.  route.c skips the others. */
     int (*vmta_usable)(struct qmgr *m, const char *vmta);
+    /* The outbox streams (acct_client.c, bounce_client.c) in the journal:
+     * a replayed JR_OUTBOX/JR_ACKED, and at compaction the records still
+     * unacknowledged, written with put(ctx, record). */
+    void (*journal_replay_outbox)(struct qmgr *m, const struct jrec *r);
+    void (*journal_pending)(struct qmgr *m, int (*put)(void *ctx, const struct jrec *r),
+                            void *ctx);
 };
 
 /* qmgr core lifetime (queue.c) */
@@ -263,18 +272,32 @@ int result_acct_fill(struct acct_record *a, const struct qrcpt *r, const char *t
 const char *dsn_status_text(const char *status);
 
 /* journal.c */
-enum jrec_type { JR_RCPT = 1, JR_DONE = 2 };
+enum jrec_type {
+    JR_RCPT = 1, JR_DONE = 2,
+    JR_OUTBOX = 3,              /* a frame another daemon must acknowledge */
+    JR_ACKED = 4,               /* every JR_OUTBOX of the stream below rid is done */
+};
+/* The outbox streams kept in the journal (jrec.state of JR_OUTBOX/ACKED). */
+enum jrec_stream { JS_ACCT = 1, JS_BOUNCE = 2 };
 struct jrec {
     uint8_t type;               /* enum jrec_type */
-    uint8_t state;              /* RS_WAIT, RS_DELIVERED, RS_BOUNCED */
+    uint8_t state;              /* RS_WAIT, RS_DELIVERED, RS_BOUNCED; the stream */
     uint16_t attempts;
     uint32_t index;
     int64_t next_ms;
-    char qid[QUEUE_ID_SIZE];
+    char qid[QUEUE_ID_SIZE];    /* JR_OUTBOX: may be empty */
+    uint64_t rid;               /* JR_OUTBOX, JR_ACKED: record id in the stream */
+    uint32_t len;               /* JR_OUTBOX: bytes at data (an encoded frame) */
+    const unsigned char *data;  /* valid during the replay callback only */
 };
 #define JOURNAL_REC_SIZE 48
+#define JOURNAL_DATA_MAX (IPC_MAX_PAYLOAD + IPC_HDR_LEN)
+/* Fixed part of a record (a JR_OUTBOX's data follows it; its CRC is in
+ * the fixed part, checked by the replay). */
 int journal_encode(const struct jrec *r, unsigned char out[JOURNAL_REC_SIZE]);
 int journal_decode(const unsigned char in[JOURNAL_REC_SIZE], struct jrec *r);
+/* Append the whole record (fixed part and data) to out. */
+int journal_put(struct buf *out, const struct jrec *r);
 struct journal *journal_open(const char *spool_dir, char *err, size_t errlen);
 void journal_close(struct journal *j);
 /* Read every valid record in order; a torn or corrupt tail ends the
@@ -286,13 +309,22 @@ int journal_sync(struct journal *j);        /* fdatasync (blocking) */
 int journal_dirty(const struct journal *j); /* written since the last sync */
 void journal_mark_synced(struct journal *j, uint64_t upto);
 uint64_t journal_written(const struct journal *j);
-/* Rewrite with only the live state of m (new file, fsync, rename). */
+/* Rewrite with only the live state of m (new file, fsync, rename): the
+ * recipients' states and, through m->journal_pending, the outboxes'
+ * unacknowledged records. */
 int journal_compact(struct journal *j, struct qmgr *m);
 int journal_wants_compaction(const struct journal *j);
 /* Journal the state of a recipient / a finished message (no-op if m->jr is NULL). */
 void journal_rcpt(struct qmgr *m, const struct qrcpt *r, int64_t next_ms);
 void journal_done(struct qmgr *m, const struct qmsg *msg);
-/* Apply replayed records to loaded messages (start-up). */
+/* Journal a frame of an outbox stream before it counts as sent (JR_OUTBOX),
+ * and the stream's acknowledgement mark (JR_ACKED): no-ops without m->jr.
+ * -1 when the record cannot be buffered. */
+int journal_outbox(struct qmgr *m, uint8_t stream, uint64_t rid, const char *qid,
+                   const void *data, size_t len);
+void journal_acked(struct qmgr *m, uint8_t stream, uint64_t mark);
+/* Apply replayed records to loaded messages (start-up); JR_OUTBOX and
+ * JR_ACKED go to m->journal_replay_outbox. */
 void journal_apply(const struct jrec *r, void *arg);
 
 /* tmpclean.c */

@@ -4,8 +4,12 @@
  * (acct t) with the next attempt from the queue's retry-after list, or
  * bounced as expired (acct b, bounceCat message-expired) once
  * bounce-after has passed or max-smtp-retries attempts were made.
- * Each change is journaled before the accounting record goes out, so
- * after a crash a recipient is at worst delivered twice, never lost.
+ * Each final or deferred recipient's accounting record (and, for a
+ * bounce, its BOUNCE) is queued first, which journals it (acct_client.c,
+ * bounce_client.c), and only then is the new state journaled: in the
+ * append-only journal the record always precedes the state, so after a
+ * kill -9 a recipient is at worst delivered twice, and a state that
+ * survived always has its record replayed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,7 +200,6 @@ void result_expire(struct qmgr *m, struct qrcpt *r, int64_t now_ms, const char *
 
     snprintf(diag, sizeof(diag), "421 %s %s (%u attempts)", EXPIRED_STATUS,
              why ? why : "delivery time expired", r->attempts);
-    result_final(m, r, RS_BOUNCED);
     {
         struct acct_record a;
 
@@ -205,13 +208,14 @@ void result_expire(struct qmgr *m, struct qrcpt *r, int64_t now_ms, const char *
             m->emit_acct(m, &a);
         acct_record_free(&a);
     }
+    result_final(m, r, RS_BOUNCED);
 }
 
 void result_bounce_local(struct qmgr *m, struct qrcpt *r, int64_t now_ms,
                          const char *status, const char *diag)
 {
-    result_final(m, r, RS_BOUNCED);
     result_emit(m, r, "b", "failed", status, diag, NULL, now_ms);
+    result_final(m, r, RS_BOUNCED);
 }
 
 /* result_diag - "CODE TEXT", without repeating a code the text starts with. */
@@ -245,20 +249,20 @@ static void result_transient(struct qmgr *m, struct qrcpt *r, const char *status
     if (s->max_smtp_retries && r->attempts >= s->max_smtp_retries) {
         struct acct_record a;
 
-        result_final(m, r, RS_BOUNCED);
         if (result_acct_fill(&a, r, "b", "failed", status, diag, res, now_ms) == 0
             && acct_set(&a, AF_BOUNCE_CAT, "message-expired") == 0 && m->emit_acct)
             m->emit_acct(m, &a);
         acct_record_free(&a);
+        result_final(m, r, RS_BOUNCED);
         return;
     }
     next = now_ms + schedule_jitter(1000LL * shaping_retry_delay(r->q, r->attempts, rcpt_level,
                                         res && res->local && strcmp(status, "4.4.3") == 0),
                                     m->random ? m->random(m) : (uint32_t)random());
+    result_emit(m, r, "t", "delayed", status, diag, res, now_ms);
     schedule_wait(m, r, next);
     journal_rcpt(m, r, next);
     m->st.deferred++;
-    result_emit(m, r, "t", "delayed", status, diag, res, now_ms);
 }
 
 static int result_rcpt_level(const struct msg_result *res, const struct result_rcpt *rr,
@@ -282,8 +286,8 @@ static void result_one(struct qmgr *m, struct qrcpt *r, const struct result_rcpt
     if (!res->local && r->q
         && (backoff_on_reply(m, r->q, diag, res->source_ip, now_ms) & SPA_BOUNCE_RCPT)
         && rr->code >= 400 && rr->code < 500 && rcpt_level) {
-        result_final(m, r, RS_BOUNCED);
         result_emit(m, r, "b", "failed", status, diag, res, now_ms);
+        result_final(m, r, RS_BOUNCED);
         return;
     }
     if ((r->flags & RF_DELETE) && (rr->code < 200 || rr->code >= 300)) {
@@ -291,11 +295,11 @@ static void result_one(struct qmgr *m, struct qrcpt *r, const struct result_rcpt
         return;
     }
     if (rr->code >= 200 && rr->code < 300) {
-        result_final(m, r, RS_DELIVERED);
         result_emit(m, r, "d", "delivered", status, diag, res, now_ms);
+        result_final(m, r, RS_DELIVERED);
     } else if (rr->code >= 500 && rr->code < 600) {
-        result_final(m, r, RS_BOUNCED);
         result_emit(m, r, "b", "failed", status, diag, res, now_ms);
+        result_final(m, r, RS_BOUNCED);
     } else {
         result_transient(m, r, status, diag, res, rcpt_level, now_ms);
     }

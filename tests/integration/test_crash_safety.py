@@ -4,8 +4,10 @@ smtpd, then qmgr, then smtp-out, then acctd, then smtpd again are killed
 with SIGKILL (master restarts them).  Sends may fail; every message that got
 "250 ... queued as ID" must reach the sink at least once (duplicates
 allowed, losses not), the spool must drain, and every accepted queue id must
-have at least one `d` accounting record (qmgr resends unacknowledged
-records to acctd)."""
+have a `d` accounting record for its recipient, as must every recipient
+that reached the sink at all (also those whose 250 the client never saw):
+qmgr journals each record with the recipient's final state and resends
+what acctd had not acknowledged, so not one may be missing."""
 
 import os
 import smtplib
@@ -135,18 +137,28 @@ def test():
         wait_for(lambda: not env.spool_files(), 60,
                  lambda: "the spool to drain (%d files left: %s)" % (len(env.spool_files()),
                                                                     env.spool_files()[:5]), interval=1)
+        # every accepted queue id, and every recipient the sink got (the
+        # token's number names it), must have its `d` record
         want = set(accepted.values())
+        want_rcpts = set("r%d@dst.test" % int(t.rsplit("-", 1)[1]) for t in seen)
+
         def accounted():
-            have = set(r.get("queueId") for r in env.acct() if r.get("type") == "d")
-            return want - have
+            d = [r for r in env.acct() if r.get("type") == "d"]
+            have = set(r.get("queueId") for r in d)
+            have_rcpts = set(r.get("rcpt") for r in d)
+            return want - have, want_rcpts - have_rcpts
         try:
-            wait_for(lambda: not accounted(), 30, "a d record for every accepted message", interval=1)
+            wait_for(lambda: accounted() == (set(), set()), 30,
+                     "a d record for every accepted and every delivered message", interval=1)
         except TestFailure:
-            missing = sorted(accounted())
-            raise TestFailure("%d of %d accepted (and delivered) messages have no `d` accounting record, "
-                              "e.g. %s" % (len(missing), len(want), missing[:5]))
-        log("every accepted message has a d record (%d d records for %d messages)"
-            % (len([r for r in env.acct() if r.get("type") == "d"]), len(want)))
+            mq, mr = accounted()
+            raise TestFailure("%d of %d accepted messages and %d of %d delivered recipients have no `d` "
+                              "accounting record, e.g. %s %s"
+                              % (len(mq), len(want), len(mr), len(want_rcpts), sorted(mq)[:5], sorted(mr)[:5]))
+        d = [r for r in env.acct() if r.get("type") == "d"]
+        check(not [r for r in env.acct() if r.get("type") == "b"], "b records in a run without failures")
+        summary("every accepted and every delivered message has a d record (%d d records for %d messages, "
+                "%d recipients delivered)" % (len(d), len(want), len(want_rcpts)))
 
 
 if __name__ == "__main__":
