@@ -391,7 +391,7 @@ const struct cfg_directive cfg_table[] = {
     /* ---- <smtp-pattern-list> ---- */
     { .name = "reply", .scopes = CS_SMTPPAT, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_smtp_reply, .syntax = "/REGEX/ ACTION[,ACTION...]", .def = "(none)",
-      .help = "when a reply matches (case-insensitive): mode=backoff, mode=normal, backoff-to-normal-after=T, bounce-queue, bounce-rcpt, defer-queue, disable-source-ip, reenable-after=T (skip-mx: not yet)" },
+      .help = "when a reply matches (case-insensitive): mode=backoff, mode=normal, backoff-to-normal-after=T, bounce-queue, bounce-rcpt, defer-queue, disable-source-ip, reenable-after=T, skip-mx" },
 
     /* ---- <acct-file> ---- */
     { .name = "records", .scopes = CS_ACCT, .type = CT_SPECIAL, A(records), .apply = cfg_apply_records,

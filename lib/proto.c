@@ -73,7 +73,8 @@ int msg_deliver_encode(struct buf *out, const struct msg_deliver *m)
         || ipc_put_str(out, m->route) < 0 || ipc_put_u32(out, m->connect_timeout) < 0
         || ipc_put_u32(out, m->greeting_timeout) < 0 || ipc_put_u32(out, m->data_timeout) < 0
         || ipc_put_u32(out, m->idle_timeout) < 0
-        || ipc_put_u32(out, m->max_msg_per_connection) < 0 || ipc_put_u32(out, m->nrcpt) < 0)
+        || ipc_put_u32(out, m->max_msg_per_connection) < 0
+        || ipc_put_str(out, m->skip_mx ? m->skip_mx : "") < 0 || ipc_put_u32(out, m->nrcpt) < 0)
         return -1;
     for (i = 0; i < m->nrcpt; i++)
         if (ipc_put_u32(out, m->rcpts[i].index) < 0 || ipc_put_str(out, m->rcpts[i].addr) < 0)
@@ -92,6 +93,7 @@ void msg_deliver_free(struct msg_deliver *m)
     free(m->helo_name);
     free(m->domain);
     free(m->route);
+    free(m->skip_mx);
     if (m->rcpts)
         for (i = 0; i < m->nrcpt; i++)
             free(m->rcpts[i].addr);
@@ -124,6 +126,7 @@ int msg_deliver_decode(const struct ipc_frame *f, struct msg_deliver *m)
     m->data_timeout = ipc_get_u32(&r);
     m->idle_timeout = ipc_get_u32(&r);
     m->max_msg_per_connection = ipc_get_u32(&r);
+    m->skip_mx = ipc_get_strdup(&r, PROTO_TEXT_MAX);
     n = ipc_get_count(&r, PROTO_RCPT_MAX);
     if (!r.failed && n > 0) {
         m->rcpts = calloc(n, sizeof(*m->rcpts));

@@ -93,6 +93,11 @@ struct msg_deliver {
     uint32_t data_timeout;
     uint32_t idle_timeout;      /* keep the connection cached this long */
     uint32_t max_msg_per_connection; /* 0 = unlimited */
+    /* skip-mx (IPC version 2): MX host names the queue avoids now,
+     * comma-separated, "" for none.  smtp-out connects to none of them;
+     * with every MX host listed it fails the job with 451 4.4.1 (local),
+     * and qmgr's RESULT.remote_mx of a skip-mx reply fills the list. */
+    char *skip_mx;
     uint32_t nrcpt;
     struct deliver_rcpt *rcpts;
 };

@@ -524,6 +524,11 @@ void shaping_describe(struct queue *q, int64_t now_ms, struct buf *out)
         log_escape(esc, sizeof(esc), s->disabled[i].ip, strlen(s->disabled[i].ip));
         (void)buf_printf(out, "  disabled-ip=%s", esc);
     }
+    for (i = 0; i < s->nskipmx; i++)
+        if (s->skipmx[i].until > now_ms) {
+            fmt_time(u, sizeof(u), s->skipmx[i].until);
+            (void)buf_printf(out, "  skip-mx=%s(until %s)", s->skipmx[i].host, u);
+        }
     if (why[0]) {
         log_escape(esc, sizeof(esc), why, strlen(why));
         (void)buf_printf(out, "  reason=\"%s\"", esc);

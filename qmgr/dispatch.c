@@ -166,6 +166,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
     uint32_t max = g->max_rcpt, i;
     struct msg_deliver d;
     char rdomain[PROTO_NAME_MAX];
+    char skip[SHAPE_SKIPMX_MAX * SHAPE_MX_HOST_MAX];
     struct job *j = calloc(1, sizeof(*j));
     int rc = -1;
 
@@ -200,6 +201,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
         d.domain = (char *)message_rcpt_domain(msg->env.rcpts[r0->index].addr, rdomain,
                                                sizeof(rdomain));
     d.route = q->s.route;
+    d.skip_mx = (char *)skipmx_list(q, now_ms, skip, sizeof(skip));
     d.connect_timeout = q->s.connect_timeout;
     d.greeting_timeout = q->s.greeting_timeout;
     d.data_timeout = q->s.data_termination_timeout > q->s.data_send_timeout

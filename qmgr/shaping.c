@@ -52,6 +52,7 @@ void shaping_free(struct qmgr *m, struct queue *q)
         heap_remove(&m->qwake, &s->wake);
     free(s->vc);
     free(s->disabled);
+    free(s->skipmx);
     free(s->hrl);
     free(s);
     q->shape = NULL;
@@ -561,6 +562,8 @@ int shaping_remembers(const struct queue *q, int64_t now_ms)
     for (i = 0; i < s->ndisabled; i++)
         if (s->disabled[i].until == 0 || s->disabled[i].until > now_ms)
             return 1;
+    if (skipmx_next_expiry(q) > now_ms)
+        return 1;
     return 0;
 }
 

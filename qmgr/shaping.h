@@ -57,6 +57,8 @@ struct vconn {
 
 #define SHAPE_REASON_MAX 256
 #define SHAPE_DISABLED_MAX 16
+#define SHAPE_SKIPMX_MAX 16         /* = smtp-out's SO_MX_MAX */
+#define SHAPE_MX_HOST_MAX 256
 
 struct qshape {
     struct queue *q;
@@ -82,6 +84,10 @@ struct qshape {
      * so the common queue stays small (10,000s of queues) */
     struct disabled_ip { char ip[64]; int64_t until; } *disabled;
     uint32_t ndisabled;
+    /* MX hosts avoided after a skip-mx reply (skipmx.c), allocated on
+     * first use (SHAPE_SKIPMX_MAX) */
+    struct skipped_mx { char host[SHAPE_MX_HOST_MAX]; int64_t until; } *skipmx;
+    uint32_t nskipmx;
     /* source-ip-max-msg-rate / -connect-rate per smtp-source-host index,
      * allocated when the queue has such limits */
     struct host_rl { struct rate_limit msg, conn; } *hrl;
@@ -145,6 +151,17 @@ void backoff_on_result(struct qmgr *m, struct queue *q, const struct msg_result 
 /* Periodic checks at dispatch: backoff-to-normal-after, re-enabled IPs. */
 void backoff_tick(struct qmgr *m, struct queue *q, int64_t now_ms);
 /* Whether source IP is disabled for q now. */
+/* --- skipmx.c ------------------------------------------------------------ */
+/* Avoid MX host for q's first retry-after interval.  -1 if the name is not
+ * a host name, the list is full or out of memory. */
+int skipmx_add(struct queue *q, const char *host, int64_t now_ms);
+/* The hosts q avoids now, comma-separated, into out (for DELIVER). */
+const char *skipmx_list(struct queue *q, int64_t now_ms, char *out, size_t outlen);
+/* Whether q avoids host now. */
+int skipmx_avoids(const struct queue *q, const char *host, int64_t now_ms);
+/* When the first avoided host comes back, or 0. */
+int64_t skipmx_next_expiry(const struct queue *q);
+
 int backoff_ip_disabled(const struct queue *q, const char *ip, int64_t now_ms);
 
 /* --- warmup.c -------------------------------------------------------------- */

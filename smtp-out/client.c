@@ -280,8 +280,19 @@ static void conn_resolved(void *arg, const struct dest_addr *a, size_t n,
     if (c->addrs == NULL)
         msg_fatal("smtp-out: out of memory");
     memcpy(c->addrs, a, n * sizeof(*a));
-    c->naddrs = n;
+    /* skip-mx: qmgr avoids these MX hosts for now; with none left the
+     * queue waits as for a destination that cannot be reached */
+    c->naddrs = route_skip_hosts(c->addrs, n, c->skip_mx);
     c->cur = 0;
+    if (c->naddrs == 0) {
+        char text[600];
+
+        snprintf(text, sizeof(text), "every MX host is skipped for now (skip-mx): %.500s",
+                 c->skip_mx);
+        pool_conn_failed(c, 451, "4.4.1", text, "", "");
+        conn_close(c);
+        return;
+    }
     conn_try_next(c);
 }
 
@@ -298,6 +309,11 @@ struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_
              j->d.helo_name[0] != '\0' ? j->d.helo_name : job_ctx.host_name);
     snprintf(c->domain, sizeof(c->domain), "%s", j->d.domain);
     snprintf(c->route, sizeof(c->route), "%s", j->d.route);
+    if (j->d.skip_mx != NULL && j->d.skip_mx[0] != '\0'
+        && (c->skip_mx = strdup(j->d.skip_mx)) == NULL) {
+        free(c);
+        return NULL;
+    }
     c->t_connect = j->d.connect_timeout ? j->d.connect_timeout : 120;
     c->t_cmd = j->d.greeting_timeout ? j->d.greeting_timeout : 300;
     c->t_data = j->d.data_timeout ? j->d.data_timeout : 600;
@@ -311,6 +327,7 @@ struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_
     if (c->rq == NULL) {
         uv_close((uv_handle_t *)&c->timer, NULL);
         smtp_reply_free(&c->rp);
+        free(c->skip_mx);
         free(c);
         return NULL;
     }
@@ -446,6 +463,7 @@ static void conn_freed(uv_handle_t *h)
 
     smtp_reply_free(&c->rp);
     free(c->addrs);
+    free(c->skip_mx);
     free(c);
 }
 

@@ -51,6 +51,7 @@ struct so_conn {
     char helo[SO_HOST_MAX];
     char domain[SO_HOST_MAX];
     char route[512];
+    char *skip_mx;              /* hosts qmgr avoids (skip-mx), "a,b", or NULL */
     unsigned t_connect, t_cmd, t_data, max_msgs;
     /* connection attempts */
     struct resolve_req *rq;

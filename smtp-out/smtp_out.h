@@ -28,7 +28,7 @@
 #define SO_IP_MAX   64
 #define SO_MX_MAX   16          /* MX hosts we look at, in preference order */
 #define SO_ADDR_MAX 32          /* addresses we try for one connection */
-#define SO_KEY_MAX  (3 * SO_HOST_MAX + 600)
+#define SO_KEY_MAX  (3 * SO_HOST_MAX + 600 + PROTO_TEXT_MAX)  /* + skip-mx list */
 
 /* ---- a delivery job (main.c) ---------------------------------------- */
 struct so_job {
@@ -98,6 +98,11 @@ struct mx_entry {
     unsigned rnd;               /* tie-break among equal preference */
 };
 enum mx_verdict { MX_OK = 0, MX_NULL = 1 };
+/* Whether host is in list ("a,b,c", case-insensitive; NULL = empty). */
+int route_host_listed(const char *list, const char *host);
+/* Keep the addresses of a[0..n) whose host is not in skip; returns how
+ * many are left (in order, compacted in place). */
+size_t route_skip_hosts(struct dest_addr *a, size_t n, const char *skip);
 /* RFC 7505: a single MX with exchange "." (or "") means no mail. */
 enum mx_verdict mx_check_null(const struct mx_entry *e, size_t n);
 /* Order by preference, random among equal preference (RFC 5321 5.1);

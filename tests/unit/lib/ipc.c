@@ -137,6 +137,7 @@ static void test_deliver_roundtrip(void **state)
     m.mail_from = "s@y.test";
     m.domain = "x.test";
     m.route = "[127.0.0.2]:2525";
+    m.skip_mx = "mx1.x.test,mx2.x.test";
     m.nrcpt = 2;
     m.rcpts = rc;
     m.ret = 1;
@@ -148,6 +149,7 @@ static void test_deliver_roundtrip(void **state)
     assert_string_equal(d.queue_id, m.queue_id);
     assert_string_equal(d.mail_from, "s@y.test");
     assert_string_equal(d.vmta, "");
+    assert_string_equal(d.skip_mx, "mx1.x.test,mx2.x.test");
     assert_int_equal(d.nrcpt, 2);
     assert_int_equal(d.rcpts[1].index, 3);
     assert_string_equal(d.rcpts[1].addr, "b@x.test");
