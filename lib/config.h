@@ -84,6 +84,13 @@ struct cfg_ip_limit {
     uint32_t n;                     /* source-ip-max-smtp-out */
     struct cfg_rate rate;           /* source-ip-max-msg-rate / -connect-rate */
 };
+/* mx-connection-limit / ip-connection-limit (global; config_connlimit.c) */
+struct cfg_conn_limit {
+    char pattern[256];              /* MX host pattern, or the CIDR as written */
+    struct cidr cidr;               /* ip-connection-limit */
+    int is_ip;
+    uint32_t n;                     /* connections per local source IP */
+};
 struct cfg_ip_limits {
     struct cfg_ip_limit l[CFG_SRCIP_MAX];
     uint32_t n;
@@ -279,6 +286,7 @@ struct config {
     /* traffic shaping (issue 4) */
     struct smtp_pattern_list **smtp_lists; size_t nsmtp_lists;  /* <smtp-pattern-list> */
     char (*hold_domains)[CFG_NAME_MAX]; size_t nhold_domains;   /* hold-domain */
+    struct cfg_conn_limit *conn_limits; size_t nconn_limits;    /* mx-/ip-connection-limit */
     /* bounces, feedback loops, suppression (issue 6; config_bounce.c) */
     char (*bounce_domains)[CFG_NAME_MAX]; size_t nbounce_domains;
     char verp_domain[CFG_NAME_MAX]; /* "" = the first bounce-domain */
@@ -313,6 +321,9 @@ void config_domain_settings(const struct config *cfg, const char *vmta,
 const struct cfg_vmta *config_find_vmta(const struct config *cfg, const char *name);
 const struct cfg_pool *config_find_pool(const struct config *cfg, const char *name);
 const struct pattern_list *config_find_pattern_list(const struct config *cfg, const char *name);
+/* The first mx-/ip-connection-limit line for a mail exchanger (host
+ * name, address; either may be "" or NULL), or -1. */
+int config_conn_limit_find(const struct config *cfg, const char *mx_host, const char *ip);
 /* The <mx-rollup-list> queue name for a mail exchanger, or NULL. */
 const char *config_mx_rollup(const struct config *cfg, const char *mx_host);
 /* Whether name is a virtual MTA, a pool or {default}. */

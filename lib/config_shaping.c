@@ -382,4 +382,5 @@ void cfg_shaping_free(struct config *cfg)
         smtp_patterns_free(cfg->smtp_lists[i]);
     free(cfg->smtp_lists);
     free(cfg->hold_domains);
+    free(cfg->conn_limits);
 }

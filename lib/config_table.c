@@ -379,6 +379,12 @@ const struct cfg_directive cfg_table[] = {
     { .name = "hold-domain", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_hold_domain, .syntax = "domain pattern", .def = "(none)",
       .help = "start with the queues of this domain paused (mail is accepted and kept); `mtactl resume queue` releases them" },
+    { .name = "mx-connection-limit", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_conn_limit, .syntax = "MX-PATTERN N", .def = "unlimited",
+      .help = "connections from one local source IP to the mail exchangers matching MX-PATTERN (`*.example.com`), all queues together; the first matching line of these and ip-connection-limit applies" },
+    { .name = "ip-connection-limit", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_conn_limit, .syntax = "CIDR N", .def = "unlimited",
+      .help = "connections from one local source IP to the mail exchanger addresses within CIDR, all queues together" },
 
     /* ---- <virtual-mta>: warm-up (issue 4) ---- */
     { .name = "warmup-schedule", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
@@ -424,8 +430,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("dsn-format", "bounce format"),
     NOTYET("auth-username", "outbound SMTP AUTH user"),
     NOTYET("auth-password", "outbound SMTP AUTH password"),
-    NOTYET("mx-connection-limit", "connections per MX"),
-    NOTYET("ip-connection-limit", "connections per destination IP"),
     NOTYET("sync-msg-update", "fsync every spool update"),
     NOTYET("run-as-root", "run the daemon as root"),
     NOTYET("http-mgmt-port", "web monitor port"),

@@ -394,6 +394,8 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
         if (j->rcpts[i]->state == RS_INFLIGHT)
             result_one(m, j->rcpts[i], &missing, res, 0, now_ms);
     route_learn_mx(m, j->q, res->remote_mx);
+    if (!res->local)
+        connlimit_learn(m, j->q, res->remote_mx, res->remote_ip);
     /* smtp-out ends a connection after a local failure or a 421 */
     reusable = !res->local;
     for (i = 0; i < res->nrcpt; i++)

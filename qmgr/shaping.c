@@ -38,6 +38,7 @@ struct qshape *shaping_new(struct qmgr *m, struct queue *q)
         return NULL;
     s->q = q;
     s->wake.idx = HEAP_NONE;
+    s->climit = CL_UNKNOWN;
     q->shape = s;
     return s;
 }
@@ -252,13 +253,15 @@ static int32_t pick_host(struct qmgr *m, struct queue *q, int64_t now_ms, uint32
 
     *wake = 0;
     if (v == NULL || v->nhosts == 0)
-        return -1;
+        return connlimit_ok(m, q, "", now_ms, wake) ? -1 : -2;
     for (i = 0; i < v->nhosts; i++) {
         uint32_t h = (q->host_rr + i) % (uint32_t)v->nhosts;
         const char *ip = v->hosts[h].ip;
 
         if (backoff_ip_disabled(q, ip, now_ms))
             continue;
+        if (!connlimit_ok(m, q, ip, now_ms, wake))
+            continue;           /* mx-/ip-connection-limit of this source IP */
         if (limits) {
             w = 0;
             n = host_msg_avail(q->shape, q, h, ip, now_ms, *avail, &w);

@@ -88,6 +88,9 @@ struct qshape {
      * first use (SHAPE_SKIPMX_MAX) */
     struct skipped_mx { char host[SHAPE_MX_HOST_MAX]; int64_t until; } *skipmx;
     uint32_t nskipmx;
+    /* the mx-/ip-connection-limit line of the queue's learned mail
+     * exchanger (connlimit.c): >= 0, CL_NONE, CL_UNKNOWN */
+    int16_t climit;
     /* source-ip-max-msg-rate / -connect-rate per smtp-source-host index,
      * allocated when the queue has such limits */
     struct host_rl { struct rate_limit msg, conn; } *hrl;
@@ -151,6 +154,18 @@ void backoff_on_result(struct qmgr *m, struct queue *q, const struct msg_result 
 /* Periodic checks at dispatch: backoff-to-normal-after, re-enabled IPs. */
 void backoff_tick(struct qmgr *m, struct queue *q, int64_t now_ms);
 /* Whether source IP is disabled for q now. */
+/* --- connlimit.c --------------------------------------------------------- */
+#define CL_NONE     (-1)        /* the queue's MX matches no line */
+#define CL_UNKNOWN  (-2)        /* not learned yet (or reloaded): counts against every line */
+/* The answering MX host / address of a result: which line applies to q. */
+void connlimit_learn(struct qmgr *m, struct queue *q, const char *mx, const char *ip);
+/* After a reload: line numbers may have changed. */
+void connlimit_forget(struct queue *q);
+/* Whether q may open one more connection from source ip; else *wake
+ * (earlier only) is when to look again. */
+int connlimit_ok(struct qmgr *m, struct queue *q, const char *ip, int64_t now_ms,
+                 int64_t *wake);
+
 /* --- skipmx.c ------------------------------------------------------------ */
 /* Avoid MX host for q's first retry-after interval.  -1 if the name is not
  * a host name, the list is full or out of memory. */
