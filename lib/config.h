@@ -191,6 +191,7 @@ struct cfg_vmta {
     uint32_t warmup[CFG_WARMUP_MAX];    /* warmup-schedule */
     uint32_t nwarmup;               /* 0 = none (warm) */
     int64_t warmup_start_day;       /* warmup-start as days since 1970-01-01 UTC; -1 = first use */
+    char warmup_overflow[CFG_NAME_MAX]; /* warmup-overflow-virtual-mta, "" = wait for tomorrow */
 };
 
 struct cfg_pool {

@@ -337,6 +337,23 @@ int cfg_apply_warmup_start(struct cfg_parser *p, const struct cfg_directive *d,
     return 0;
 }
 
+int cfg_apply_warmup_overflow(struct cfg_parser *p, const struct cfg_directive *d,
+                              const char *value, void *base, char *why, size_t whylen)
+{
+    struct cfg_vmta *v = top_vmta(p);
+
+    if (v == NULL)
+        return bad(why, whylen, "only inside <virtual-mta>", value);
+    if (!cfg_name_ok(value) || strlen(value) >= sizeof(v->warmup_overflow))
+        return bad(why, whylen, "not a virtual-mta name", value);
+    if (strcasecmp(value, v->name) == 0)
+        return bad(why, whylen, "a virtual MTA cannot overflow into itself", value);
+    if (cfg_ref_add(p, REF_VMTA, d->name, value) < 0)
+        return bad(why, whylen, "out of memory", value);
+    snprintf(v->warmup_overflow, sizeof(v->warmup_overflow), "%s", value);
+    return 0;
+}
+
 int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
                           void *base, char *why, size_t whylen)
 {

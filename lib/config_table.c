@@ -393,6 +393,9 @@ const struct cfg_directive cfg_table[] = {
     { .name = "warmup-start", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_warmup_start, .syntax = "YYYY-MM-DD", .def = "(the first day mail goes out)",
       .help = "day 1 of warmup-schedule (UTC); without it, the first day qmgr sends through the virtual MTA (kept in the spool's state/warmup)" },
+    { .name = "warmup-overflow-virtual-mta", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_warmup_overflow, .syntax = "NAME", .def = "(none: wait for tomorrow)",
+      .help = "when today's warmup-schedule cap is used up, queued recipients move to this (warm) virtual MTA instead of waiting for the next day, while it has room under its own cap" },
 
     /* ---- <smtp-pattern-list> ---- */
     { .name = "reply", .scopes = CS_SMTPPAT, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,

@@ -192,7 +192,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
     d.envid = msg->env.envid ? msg->env.envid : (char *)"";
     d.ret = msg->env.ret;
     d.body_8bit = msg->env.body_8bit;
-    d.vmta = msg->vmta;
+    d.vmta = q->vmta;           /* the message's, unless warm-up overflow moved it */
     dispatch_route(m, q, &d, j, g->host);
     d.domain = q->domain;
     /* a rollup queue has no domain of its own: its recipients' domains

@@ -150,7 +150,9 @@ int result_acct_fill(struct acct_record *a, const struct qrcpt *r, const char *t
     if (res && res->esmtp)
         rc |= acct_set(a, AF_DLV_ESMTP_AVAILABLE, nonempty(res->esmtp_ext) ? res->esmtp_ext : "");
     rc |= set_fmt(a, AF_DLV_SIZE, "%llu", (unsigned long long)msg->size);
-    rc |= acct_set(a, AF_VMTA, msg->vmta);
+    /* the vmta it left through: warmup-overflow-virtual-mta may have
+     * moved it from the message's */
+    rc |= acct_set(a, AF_VMTA, r->q && r->q->vmta ? r->q->vmta : msg->vmta);
     if (msg->pool)
         rc |= acct_set(a, AF_VMTA_POOL, msg->pool);
     if (nonempty(msg->env.job_id))

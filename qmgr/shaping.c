@@ -323,6 +323,8 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
     /* the vmta's warm-up cap for today (all its queues together) */
     left = warmup_left(m, q->vmta, now_ms, &wake);
     if (left == 0) {
+        /* warmup-overflow-virtual-mta: the rest goes through a warm vmta */
+        (void)warmup_overflow(m, q, now_ms);
         arm(m, s, wake);
         return 0;
     }
