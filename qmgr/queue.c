@@ -66,6 +66,7 @@ void qmgr_free(struct qmgr *m)
     route_free(m);
     hmap_each(&m->pauses, free_ptr_cb, NULL);
     hmap_free(&m->pauses);
+    pause_state_free(m);
     warmup_free(m);
     hmap_free(&m->msgs);
     hmap_free(&m->queues);
@@ -138,6 +139,7 @@ struct queue *queue_get(struct qmgr *m, const char *domain, const char *vmta)
         return NULL;
     }
     control_apply_pauses(m, q, 0);
+    pause_state_apply(m, q, (int64_t)time(NULL) * 1000);
     return q;
 }
 

@@ -154,6 +154,25 @@ void backoff_on_result(struct qmgr *m, struct queue *q, const struct msg_result 
 /* Periodic checks at dispatch: backoff-to-normal-after, re-enabled IPs. */
 void backoff_tick(struct qmgr *m, struct queue *q, int64_t now_ms);
 /* Whether source IP is disabled for q now. */
+/* --- pause_state.c (mtactl pauses across restarts) ----------------------- */
+struct qpause {
+    char key[2 * PROTO_NAME_MAX + 2];   /* "domain", "domain/vmta" or "*\/vmta", lower case */
+    int paused;
+};
+#define PAUSE_DISABLE_MAX 4096
+/* control_shaping.c: the pause entry for spec (made on first use). */
+int control_pause_remember(struct qmgr *m, const char *spec, int paused);
+/* Remember (disable) or forget (enable) `disable source ip spec`. */
+void pause_state_disable_note(struct qmgr *m, const char *spec, const char *ip, int disable,
+                              int64_t until_ms);
+/* The remembered source disables that name q (a queue just made). */
+void pause_state_apply(struct qmgr *m, struct queue *q, int64_t now_ms);
+/* Write m->pause_path now (durable).  0, or -1 with errno. */
+int pause_state_save(struct qmgr *m, int64_t now_ms);
+/* Read it (before the spool scan).  Entries loaded, or -1 with errno. */
+int pause_state_load(struct qmgr *m, int64_t now_ms);
+void pause_state_free(struct qmgr *m);
+
 /* --- connlimit.c --------------------------------------------------------- */
 #define CL_NONE     (-1)        /* the queue's MX matches no line */
 #define CL_UNKNOWN  (-2)        /* not learned yet (or reloaded): counts against every line */
