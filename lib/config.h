@@ -149,6 +149,9 @@ struct cfg_domain_settings {
     struct cfg_ip_limits src_msg_rate;      /* source-ip-max-msg-rate CIDR RATE */
     struct cfg_ip_limits src_connect_rate;  /* source-ip-max-connect-rate CIDR RATE */
     int verp;                       /* verp: signed VERP return path, default no (issue 6) */
+    /* warmup-schedule inside <domain>: a daily cap per queue (domain x
+     * vmta), on top of the vmta's own (qmgr/warmup.c) */
+    struct cfg_warmup_plan { uint32_t day[CFG_WARMUP_MAX]; uint32_t n; } warmup_plan;
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };

@@ -252,6 +252,8 @@ int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, c
 /* Open "<smtp-pattern-list NAME>". */
 int cfg_smtp_list_block(struct cfg_parser *p, const char *arg, struct cfg_block *b, char *why,
         size_t whylen);
+int cfg_apply_warmup_plan(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
 int cfg_apply_warmup_overflow(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
 int cfg_apply_conn_limit(struct cfg_parser *p, const struct cfg_directive *d, const char *value,

@@ -322,6 +322,13 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
     }
     /* the vmta's warm-up cap for today (all its queues together) */
     left = warmup_left(m, q->vmta, now_ms, &wake);
+    if (left > 0) {
+        /* and the queue's own plan (warmup-schedule in <domain>) */
+        uint32_t qleft = warmup_queue_left(m, q, now_ms, &wake);
+
+        if (qleft < left)
+            left = qleft;
+    }
     if (left == 0) {
         /* warmup-overflow-virtual-mta: the rest goes through a warm vmta */
         (void)warmup_overflow(m, q, now_ms);
@@ -444,6 +451,7 @@ void shaping_commit(struct qmgr *m, struct queue *q, struct job *j, const struct
         return;
     rate_take(&s->msg_rl, shaping_msg_rate(q), now_ms, j->nrcpt);
     warmup_count(m, q->vmta, j->nrcpt, now_ms);
+    warmup_queue_count(m, q, j->nrcpt, now_ms);
     rate_volume_charge(&s->vol_rl, shaping_volume_rate(q), now_ms, j->m->size);
     seen_roll(s, now_ms);
     {

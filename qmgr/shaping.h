@@ -203,6 +203,10 @@ int backoff_ip_disabled(const struct queue *q, const char *ip, int64_t now_ms);
  * *wake_ms (next UTC midnight) when today's cap is used up. */
 uint32_t warmup_left(struct qmgr *m, const char *vmta, int64_t now_ms, int64_t *wake_ms);
 void warmup_count(struct qmgr *m, const char *vmta, uint32_t n, int64_t now_ms);
+/* The same for the queue's own plan (warmup-schedule in <domain>),
+ * counted per queue (domain/vmta) in the same state file. */
+uint32_t warmup_queue_left(struct qmgr *m, const struct queue *q, int64_t now_ms, int64_t *wake_ms);
+void warmup_queue_count(struct qmgr *m, const struct queue *q, uint32_t n, int64_t now_ms);
 /* warmup_overflow.c: q's vmta is at today's cap; move q's ready
  * recipients to its warmup-overflow-virtual-mta.  How many moved. */
 uint32_t warmup_overflow(struct qmgr *m, struct queue *q, int64_t now_ms);

@@ -5,8 +5,10 @@
  * virtual MTA NAME instead of waiting for the next day (PowerMTA's
  * cold-virtual-mta turned round: there the warm vmta lends its first N
  * messages per day to the cold one; here the cold one hands on what it
- * cannot send).  Only while NAME has room under its own cap, so two
- * vmtas that name each other do not pass mail back and forth.
+ * cannot send).  Only while NAME (and the queue there, with a per-domain
+ * plan) has room under its own cap, so two vmtas that name each other do
+ * not pass mail back and forth.  The cap used up may be the vmta's or the
+ * queue's own (warmup-schedule in <domain>).
  *
  * Called by the shaping gate (shaping.c) when warmup_left is 0.  The move
  * is in memory only: a recipient's state (ready) does not change, so the
@@ -41,6 +43,8 @@ uint32_t warmup_overflow(struct qmgr *m, struct queue *q, int64_t now_ms)
         nq = d ? route_queue(m, d, v->warmup_overflow) : NULL;
         if (nq == NULL || nq == q)
             break;              /* no memory: it waits here for tomorrow */
+        if (warmup_queue_left(m, nq, now_ms, NULL) == 0)
+            break;              /* that queue's own plan is used up too */
         rcpt_detach(m, r);
         r->q = nq;
         queue_ready_push(m, r);

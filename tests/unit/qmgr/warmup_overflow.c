@@ -17,6 +17,9 @@ static const char *conf =
     "<virtual-mta warm>\n</virtual-mta>\n"
     "<virtual-mta cold2>\n warmup-schedule 1\n warmup-overflow-virtual-mta small\n</virtual-mta>\n"
     "<virtual-mta small>\n warmup-schedule 2\n warmup-overflow-virtual-mta cold2\n</virtual-mta>\n"
+    "<virtual-mta pd>\n <domain x.test>\n  warmup-schedule 2,4\n </domain>\n</virtual-mta>\n"
+    "<virtual-mta pdo>\n warmup-overflow-virtual-mta warm\n"
+    " <domain x.test>\n  warmup-schedule 1\n </domain>\n</virtual-mta>\n"
     "<domain *>\n max-smtp-out 20\n max-rcpt-per-transaction 1\n</domain>\n";
 
 static struct config *cfg;
@@ -111,6 +114,48 @@ static void test_overflow_capped(void **state)
     qmgr_free(&m);
 }
 
+static size_t jobs_to(const char *dom, const char *vmta)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < t_njobs; i++)
+        n += strcmp(t_jobs[i].domain, dom) == 0 && strcmp(t_jobs[i].vmta, vmta) == 0;
+    return n;
+}
+
+/* warmup-schedule in <domain>: a cap per queue, the vmta's other queues free */
+static void test_domain_plan(void **state)
+{
+    struct qmgr m;
+    struct qmsg *msg;
+    struct buf out;
+    char *argv_v[] = { (char *)"show", (char *)"vmtas" };
+
+    t_init(&m, cfg);
+    (void)worker_add(&m, NULL, 1, 100);
+    msg = t_message(&m, t_qid(3), T0, "pd", "a@x.test", "b@x.test", "c@x.test", "d@y.test",
+                    "e@y.test", "f@y.test", NULL);
+    message_schedule(&m, msg, NOW);
+    dispatch_run(&m, NOW);
+    assert_int_equal(jobs_to("x.test", "pd"), 2);       /* day 1 of x.test/pd */
+    assert_int_equal(jobs_to("y.test", "pd"), 3);       /* no plan */
+    buf_init(&out, 1 << 16);
+    assert_int_equal(control_run(&m, 2, argv_v, &out, NOW), 0);
+    assert_non_null(strstr(out.data, "queue x.test/pd  warm-up day 1 of 2  cap=2  sent-today=2  remaining=0"));
+    buf_free(&out);
+    /* the next day: day 2's cap */
+    shaping_run_timers(&m, NOW + 86400000);
+    dispatch_run(&m, NOW + 86400000);
+    assert_int_equal(jobs_to("x.test", "pd"), 3);
+    /* with an overflow vmta: the queue's cap used up, the rest goes warm */
+    msg = t_message(&m, t_qid(4), T0, "pdo", "a@x.test", "b@x.test", "c@x.test", NULL);
+    message_schedule(&m, msg, NOW + 86400000);
+    dispatch_run(&m, NOW + 86400000);
+    assert_int_equal(jobs_to("x.test", "pdo"), 1);
+    assert_int_equal(jobs_to("x.test", "warm"), 2);
+    qmgr_free(&m);
+}
+
 static void test_config_errors(void **state)
 {
     static const struct { const char *text, *err; } bad[] = {
@@ -142,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overflow_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_plan, setup, teardown),
         cmocka_unit_test(test_config_errors),
     };
 
