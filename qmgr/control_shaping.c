@@ -409,6 +409,21 @@ static int show_settings(struct qmgr *m, const char *spec, const char *vmta, str
                      s.use_default_smtp_patterns ? "yes (" SMTP_PATTERNS_BUILTIN_NAME ")" : "no");
     (void)buf_printf(out, "  connection-idle-timeout: %us\n  connect-timeout: %us\n",
                      s.idle_timeout, s.connect_timeout);
+    if (s.warmup_plan.n) {
+        char plan[CFG_WARMUP_MAX * 11 + 1];
+        size_t used = 0;
+        uint32_t k;
+
+        plan[0] = '\0';
+        for (k = 0; k < s.warmup_plan.n && used < sizeof(plan); k++) {
+            int w = snprintf(plan + used, sizeof(plan) - used, "%s%u", k ? "," : "",
+                             s.warmup_plan.day[k]);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        (void)buf_printf(out, "  warmup-schedule (this queue): %s\n", plan);
+    }
     if (q && q->shape && q->shape->mode == QM_BACKOFF) {
         fmt_rate(b, sizeof(b), &q->shape->backoff_rate);
         (void)buf_printf(out, "  now in backoff: max %u connections, max-msg-rate %s\n",

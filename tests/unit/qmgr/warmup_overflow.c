@@ -142,6 +142,13 @@ static void test_domain_plan(void **state)
     buf_init(&out, 1 << 16);
     assert_int_equal(control_run(&m, 2, argv_v, &out, NOW), 0);
     assert_non_null(strstr(out.data, "queue x.test/pd  warm-up day 1 of 2  cap=2  sent-today=2  remaining=0"));
+    buf_reset(&out);
+    {
+        char *argv_s[] = { (char *)"show", (char *)"settings", (char *)"x.test/pd" };
+
+        assert_int_equal(control_run(&m, 3, argv_s, &out, NOW), 0);
+        assert_non_null(strstr(out.data, "warmup-schedule (this queue): 2,4\n"));
+    }
     buf_free(&out);
     /* the next day: day 2's cap */
     shaping_run_timers(&m, NOW + 86400000);
