@@ -376,6 +376,7 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
     if (j == NULL)
         return -1;
     msg = j->m;
+    skipmx_refusals(m, j->q, res, now_ms);
     backoff_on_result(m, j->q, res, now_ms);
     for (i = 0; i < res->nrcpt; i++) {
         struct qrcpt *r = job_rcpt(j, i, res->rcpts[i].index);

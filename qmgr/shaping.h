@@ -191,6 +191,9 @@ int connlimit_ok(struct qmgr *m, struct queue *q, const char *ip, int64_t now_ms
 int skipmx_add(struct queue *q, const char *host, int64_t now_ms);
 /* The hosts q avoids now, comma-separated, into out (for DELIVER). */
 const char *skipmx_list(struct queue *q, int64_t now_ms, char *out, size_t outlen);
+/* RESULT.refused (greeting/EHLO refusals) matching skip-mx rules. */
+void skipmx_refusals(struct qmgr *m, struct queue *q, const struct msg_result *res,
+                     int64_t now_ms);
 /* Whether q avoids host now. */
 int skipmx_avoids(const struct queue *q, const char *host, int64_t now_ms);
 /* When the first avoided host comes back, or 0. */

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include "log.h"
 #include "shaping.h"
+#include "smtp_patterns.h"
 
 /* skipmx_purge - drop the entries whose time is over. */
 static void skipmx_purge(struct qshape *s, int64_t now_ms)
@@ -128,4 +129,31 @@ int64_t skipmx_next_expiry(const struct queue *q)
         if (t == 0 || s->skipmx[i].until < t)
             t = s->skipmx[i].until;
     return t;
+}
+
+/* skipmx_refusals - MX hosts that refused smtp-out's connection before
+ * any transaction (RESULT.refused: greeting, EHLO, HELO).  smtp-out moved
+ * on by itself; a refusal matching a skip-mx rule (the queue's list, then
+ * the built-in one) makes the queue avoid that host, like a reply within
+ * a transaction does.  Other actions are not taken for them: the
+ * delivery went on elsewhere. */
+void skipmx_refusals(struct qmgr *m, struct queue *q, const struct msg_result *res,
+                     int64_t now_ms)
+{
+    const struct smtp_pattern_list *l;
+    const struct smtp_pattern_rule *r;
+    uint32_t i;
+
+    if (q == NULL || m->cfg == NULL)
+        return;
+    for (i = 0; i < res->nrefused; i++) {
+        const char *reply = res->refused[i].reply ? res->refused[i].reply : "";
+
+        l = config_find_smtp_list(m->cfg, q->s.smtp_pattern_list);
+        r = smtp_patterns_match(l, reply, strlen(reply));
+        if (r == NULL && q->s.use_default_smtp_patterns)
+            r = smtp_patterns_match(smtp_patterns_builtin(), reply, strlen(reply));
+        if (r != NULL && (r->actions & SPA_SKIP_MX) && res->refused[i].mx)
+            (void)skipmx_add(q, res->refused[i].mx, now_ms);
+    }
 }

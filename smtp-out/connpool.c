@@ -250,8 +250,10 @@ void pool_conn_failed(struct so_conn *c, int code, const char *status, const cha
 
     /* The attempt was made on behalf of the oldest waiting job; if another
      * connection already took that one, the next in line gets the verdict. */
-    if (j != NULL)
+    if (j != NULL) {
+        conn_give_refusals(c, j);
         job_fail_local(j, code, status, text, mx, ip);
+    }
 }
 
 void pool_conn_gone(struct so_conn *c)

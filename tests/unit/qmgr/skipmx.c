@@ -120,6 +120,45 @@ static void test_skip_then_next(void **state)
     qmgr_free(&m);
 }
 
+/* a greeting refusal smtp-out reports (it moved on by itself) */
+static void test_refusal(void **state)
+{
+    struct qmgr m;
+    struct worker *w;
+    struct qmsg *msg;
+    struct msg_result r;
+    struct result_rcpt rr;
+    struct queue *q;
+    struct result_refusal f[2] = { { "mx1.sk.test", "421 4.3.2 busy, try another MX" },
+                                   { "mx2.sk.test", "421 4.3.2 plain busy" } };
+
+    t_init(&m, cfg);
+    w = worker_add(&m, NULL, 1, 100);
+    msg = one(&m, 5, "g@sk.test");
+    q = msg->r[0].q;                    /* the message is gone after its 250 */
+    dispatch_run(&m, NOW);
+    memset(&r, 0, sizeof(r));
+    memset(&rr, 0, sizeof(rr));
+    r.job_id = t_jobs[0].id;
+    r.nrcpt = 1;
+    r.rcpts = &rr;
+    r.remote_mx = (char *)"mx3.sk.test";
+    r.remote_ip = (char *)"192.0.2.3";
+    r.source_ip = (char *)"";
+    r.esmtp_ext = (char *)"";
+    r.nrefused = 2;
+    r.refused = f;
+    rr.index = t_jobs[0].idx[0];
+    rr.code = 250;
+    rr.text = (char *)"250 ok";
+    strcpy(rr.status, "2.0.0");
+    assert_int_equal(result_apply(&m, w, &r, NOW + 10), 0);
+    assert_true(skipmx_avoids(q, "mx1.sk.test", NOW + 10));
+    assert_false(skipmx_avoids(q, "mx2.sk.test", NOW + 10));    /* no rule */
+    assert_false(skipmx_avoids(q, "mx3.sk.test", NOW + 10));
+    qmgr_free(&m);
+}
+
 static void test_no_rule_defers(void **state)
 {
     struct qmgr m;
@@ -148,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_skip_then_next, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_rule_defers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
