@@ -84,6 +84,13 @@ struct cfg_ip_limit {
     uint32_t n;                     /* source-ip-max-smtp-out */
     struct cfg_rate rate;           /* source-ip-max-msg-rate / -connect-rate */
 };
+/* mx-connection-limit / ip-connection-limit (global; config_connlimit.c) */
+struct cfg_conn_limit {
+    char pattern[256];              /* MX host pattern, or the CIDR as written */
+    struct cidr cidr;               /* ip-connection-limit */
+    int is_ip;
+    uint32_t n;                     /* connections per local source IP */
+};
 struct cfg_ip_limits {
     struct cfg_ip_limit l[CFG_SRCIP_MAX];
     uint32_t n;
@@ -142,6 +149,9 @@ struct cfg_domain_settings {
     struct cfg_ip_limits src_msg_rate;      /* source-ip-max-msg-rate CIDR RATE */
     struct cfg_ip_limits src_connect_rate;  /* source-ip-max-connect-rate CIDR RATE */
     int verp;                       /* verp: signed VERP return path, default no (issue 6) */
+    /* warmup-schedule inside <domain>: a daily cap per queue (domain x
+     * vmta), on top of the vmta's own (qmgr/warmup.c) */
+    struct cfg_warmup_plan { uint32_t day[CFG_WARMUP_MAX]; uint32_t n; } warmup_plan;
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -184,6 +194,7 @@ struct cfg_vmta {
     uint32_t warmup[CFG_WARMUP_MAX];    /* warmup-schedule */
     uint32_t nwarmup;               /* 0 = none (warm) */
     int64_t warmup_start_day;       /* warmup-start as days since 1970-01-01 UTC; -1 = first use */
+    char warmup_overflow[CFG_NAME_MAX]; /* warmup-overflow-virtual-mta, "" = wait for tomorrow */
 };
 
 struct cfg_pool {
@@ -279,6 +290,7 @@ struct config {
     /* traffic shaping (issue 4) */
     struct smtp_pattern_list **smtp_lists; size_t nsmtp_lists;  /* <smtp-pattern-list> */
     char (*hold_domains)[CFG_NAME_MAX]; size_t nhold_domains;   /* hold-domain */
+    struct cfg_conn_limit *conn_limits; size_t nconn_limits;    /* mx-/ip-connection-limit */
     /* bounces, feedback loops, suppression (issue 6; config_bounce.c) */
     char (*bounce_domains)[CFG_NAME_MAX]; size_t nbounce_domains;
     char verp_domain[CFG_NAME_MAX]; /* "" = the first bounce-domain */
@@ -313,6 +325,9 @@ void config_domain_settings(const struct config *cfg, const char *vmta,
 const struct cfg_vmta *config_find_vmta(const struct config *cfg, const char *name);
 const struct cfg_pool *config_find_pool(const struct config *cfg, const char *name);
 const struct pattern_list *config_find_pattern_list(const struct config *cfg, const char *name);
+/* The first mx-/ip-connection-limit line for a mail exchanger (host
+ * name, address; either may be "" or NULL), or -1. */
+int config_conn_limit_find(const struct config *cfg, const char *mx_host, const char *ip);
 /* The <mx-rollup-list> queue name for a mail exchanger, or NULL. */
 const char *config_mx_rollup(const struct config *cfg, const char *mx_host);
 /* Whether name is a virtual MTA, a pool or {default}. */

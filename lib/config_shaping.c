@@ -261,18 +261,15 @@ static struct cfg_vmta *top_vmta(struct cfg_parser *p)
     return &p->cfg->vmtas[p->stack[p->nstack - 1].index];
 }
 
-int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *d,
-                              const char *value, void *base, char *why, size_t whylen)
+/* warmup_list - "50,100,500" into tmp (CFG_WARMUP_MAX); the count, or -1. */
+static int warmup_list(const char *value, uint32_t *tmp, char *why, size_t whylen)
 {
-    struct cfg_vmta *v = top_vmta(p);
-    uint32_t tmp[CFG_WARMUP_MAX], n = 0;
+    uint32_t n = 0;
     const char *cur = value;
     char item[32];
     uint64_t x;
     size_t len;
 
-    if (v == NULL)
-        return bad(why, whylen, "only inside <virtual-mta>", value);
     for (;;) {
         cur += strspn(cur, " \t");
         len = strcspn(cur, ",");
@@ -292,8 +289,40 @@ int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *
             break;
         cur++;
     }
-    memcpy(v->warmup, tmp, n * sizeof(tmp[0]));
-    v->nwarmup = n;
+    return (int)n;
+}
+
+int cfg_apply_warmup_schedule(struct cfg_parser *p, const struct cfg_directive *d,
+                              const char *value, void *base, char *why, size_t whylen)
+{
+    struct cfg_vmta *v = top_vmta(p);
+    uint32_t tmp[CFG_WARMUP_MAX];
+    int n;
+
+    if (v == NULL)
+        return bad(why, whylen, "only inside <virtual-mta>", value);
+    if ((n = warmup_list(value, tmp, why, whylen)) < 0)
+        return -1;
+    memcpy(v->warmup, tmp, (size_t)n * sizeof(tmp[0]));
+    v->nwarmup = (uint32_t)n;
+    return 0;
+}
+
+int cfg_apply_warmup_plan(struct cfg_parser *p, const struct cfg_directive *d,
+                          const char *value, void *base, char *why, size_t whylen)
+{
+    struct cfg_warmup_plan *w = (struct cfg_warmup_plan *)((char *)base + d->off);
+    uint32_t tmp[CFG_WARMUP_MAX];
+    int n;
+
+    if (strcasecmp(value, "none") == 0) {
+        w->n = 0;               /* a more specific block lifts a wider one's plan */
+        return 0;
+    }
+    if ((n = warmup_list(value, tmp, why, whylen)) < 0)
+        return -1;
+    memcpy(w->day, tmp, (size_t)n * sizeof(tmp[0]));
+    w->n = (uint32_t)n;
     return 0;
 }
 
@@ -334,6 +363,23 @@ int cfg_apply_warmup_start(struct cfg_parser *p, const struct cfg_directive *d,
         || (m == 2 && dd == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
         return bad(why, whylen, "not a date YYYY-MM-DD", value);
     v->warmup_start_day = days_from_civil(y, m, dd);
+    return 0;
+}
+
+int cfg_apply_warmup_overflow(struct cfg_parser *p, const struct cfg_directive *d,
+                              const char *value, void *base, char *why, size_t whylen)
+{
+    struct cfg_vmta *v = top_vmta(p);
+
+    if (v == NULL)
+        return bad(why, whylen, "only inside <virtual-mta>", value);
+    if (!cfg_name_ok(value) || strlen(value) >= sizeof(v->warmup_overflow))
+        return bad(why, whylen, "not a virtual-mta name", value);
+    if (strcasecmp(value, v->name) == 0)
+        return bad(why, whylen, "a virtual MTA cannot overflow into itself", value);
+    if (cfg_ref_add(p, REF_VMTA, d->name, value) < 0)
+        return bad(why, whylen, "out of memory", value);
+    snprintf(v->warmup_overflow, sizeof(v->warmup_overflow), "%s", value);
     return 0;
 }
 
@@ -382,4 +428,5 @@ void cfg_shaping_free(struct config *cfg)
         smtp_patterns_free(cfg->smtp_lists[i]);
     free(cfg->smtp_lists);
     free(cfg->hold_domains);
+    free(cfg->conn_limits);
 }

@@ -379,6 +379,12 @@ const struct cfg_directive cfg_table[] = {
     { .name = "hold-domain", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_hold_domain, .syntax = "domain pattern", .def = "(none)",
       .help = "start with the queues of this domain paused (mail is accepted and kept); `mtactl resume queue` releases them" },
+    { .name = "mx-connection-limit", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_conn_limit, .syntax = "MX-PATTERN N", .def = "unlimited",
+      .help = "connections from one local source IP to the mail exchangers matching MX-PATTERN (`*.example.com`), all queues together; the first matching line of these and ip-connection-limit applies" },
+    { .name = "ip-connection-limit", .scopes = CS_GLOBAL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
+      .type = CT_SPECIAL, .apply = cfg_apply_conn_limit, .syntax = "CIDR N", .def = "unlimited",
+      .help = "connections from one local source IP to the mail exchanger addresses within CIDR, all queues together" },
 
     /* ---- <virtual-mta>: warm-up (issue 4) ---- */
     { .name = "warmup-schedule", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
@@ -387,11 +393,17 @@ const struct cfg_directive cfg_table[] = {
     { .name = "warmup-start", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_warmup_start, .syntax = "YYYY-MM-DD", .def = "(the first day mail goes out)",
       .help = "day 1 of warmup-schedule (UTC); without it, the first day qmgr sends through the virtual MTA (kept in the spool's state/warmup)" },
+    { .name = "warmup-schedule", .scopes = CS_DOMAIN, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      D(warmup_plan, 58), .apply = cfg_apply_warmup_plan, .syntax = "count list, or none", .def = "(none)",
+      .help = "in a `<domain>` block: daily caps of recipients per queue (this domain through one virtual MTA), one step per day from the vmta's warmup-start or the queue's first day; on top of the vmta's own warmup-schedule; `none` lifts a wider block's" },
+    { .name = "warmup-overflow-virtual-mta", .scopes = CS_VMTA, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_warmup_overflow, .syntax = "NAME", .def = "(none: wait for tomorrow)",
+      .help = "when today's warmup-schedule cap is used up, queued recipients move to this (warm) virtual MTA instead of waiting for the next day, while it has room under its own cap" },
 
     /* ---- <smtp-pattern-list> ---- */
     { .name = "reply", .scopes = CS_SMTPPAT, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
       .apply = cfg_apply_smtp_reply, .syntax = "/REGEX/ ACTION[,ACTION...]", .def = "(none)",
-      .help = "when a reply matches (case-insensitive): mode=backoff, mode=normal, backoff-to-normal-after=T, bounce-queue, bounce-rcpt, defer-queue, disable-source-ip, reenable-after=T (skip-mx: not yet)" },
+      .help = "when a reply matches (case-insensitive): mode=backoff, mode=normal, backoff-to-normal-after=T, bounce-queue, bounce-rcpt, defer-queue, disable-source-ip, reenable-after=T, skip-mx" },
 
     /* ---- <acct-file> ---- */
     { .name = "records", .scopes = CS_ACCT, .type = CT_SPECIAL, A(records), .apply = cfg_apply_records,
@@ -424,8 +436,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("dsn-format", "bounce format"),
     NOTYET("auth-username", "outbound SMTP AUTH user"),
     NOTYET("auth-password", "outbound SMTP AUTH password"),
-    NOTYET("mx-connection-limit", "connections per MX"),
-    NOTYET("ip-connection-limit", "connections per destination IP"),
     NOTYET("sync-msg-update", "fsync every spool update"),
     NOTYET("run-as-root", "run the daemon as root"),
     NOTYET("http-mgmt-port", "web monitor port"),

@@ -252,8 +252,15 @@ int cfg_apply_hold_domain(struct cfg_parser *p, const struct cfg_directive *d, c
 /* Open "<smtp-pattern-list NAME>". */
 int cfg_smtp_list_block(struct cfg_parser *p, const char *arg, struct cfg_block *b, char *why,
         size_t whylen);
+int cfg_apply_warmup_plan(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_warmup_overflow(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_conn_limit(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
 void cfg_shaping_free(struct config *cfg);
 #define CFG_SMTP_LISTS_MAX  1024
+#define CFG_CONN_LIMITS_MAX 1024
 #define CFG_HOLD_MAX        8192
 
 /* Helpers shared by config.c and config_value.c. */

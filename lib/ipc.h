@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include "buf.h"
 
-#define IPC_VERSION     1
+#define IPC_VERSION     2   /* 2: DELIVER carries skip_mx */
 #define IPC_HDR_LEN     12
 #define IPC_MAX_PAYLOAD (4u * 1024 * 1024)
 #define IPC_MAX_STR     (64u * 1024)

@@ -73,7 +73,8 @@ int msg_deliver_encode(struct buf *out, const struct msg_deliver *m)
         || ipc_put_str(out, m->route) < 0 || ipc_put_u32(out, m->connect_timeout) < 0
         || ipc_put_u32(out, m->greeting_timeout) < 0 || ipc_put_u32(out, m->data_timeout) < 0
         || ipc_put_u32(out, m->idle_timeout) < 0
-        || ipc_put_u32(out, m->max_msg_per_connection) < 0 || ipc_put_u32(out, m->nrcpt) < 0)
+        || ipc_put_u32(out, m->max_msg_per_connection) < 0
+        || ipc_put_str(out, m->skip_mx ? m->skip_mx : "") < 0 || ipc_put_u32(out, m->nrcpt) < 0)
         return -1;
     for (i = 0; i < m->nrcpt; i++)
         if (ipc_put_u32(out, m->rcpts[i].index) < 0 || ipc_put_str(out, m->rcpts[i].addr) < 0)
@@ -92,6 +93,7 @@ void msg_deliver_free(struct msg_deliver *m)
     free(m->helo_name);
     free(m->domain);
     free(m->route);
+    free(m->skip_mx);
     if (m->rcpts)
         for (i = 0; i < m->nrcpt; i++)
             free(m->rcpts[i].addr);
@@ -124,6 +126,7 @@ int msg_deliver_decode(const struct ipc_frame *f, struct msg_deliver *m)
     m->data_timeout = ipc_get_u32(&r);
     m->idle_timeout = ipc_get_u32(&r);
     m->max_msg_per_connection = ipc_get_u32(&r);
+    m->skip_mx = ipc_get_strdup(&r, PROTO_TEXT_MAX);
     n = ipc_get_count(&r, PROTO_RCPT_MAX);
     if (!r.failed && n > 0) {
         m->rcpts = calloc(n, sizeof(*m->rcpts));
@@ -155,7 +158,12 @@ int msg_result_encode(struct buf *out, const struct msg_result *m)
     if (ipc_put_u64(out, m->job_id) < 0 || ipc_put_u32(out, m->local) < 0
         || ipc_put_u32(out, m->esmtp) < 0 || ipc_put_str(out, m->remote_mx) < 0
         || ipc_put_str(out, m->remote_ip) < 0 || ipc_put_str(out, m->source_ip) < 0
-        || ipc_put_str(out, m->esmtp_ext) < 0 || ipc_put_u32(out, m->nrcpt) < 0)
+        || ipc_put_str(out, m->esmtp_ext) < 0 || ipc_put_u32(out, m->nrefused) < 0)
+        return -1;
+    for (i = 0; i < m->nrefused; i++)
+        if (ipc_put_str(out, m->refused[i].mx) < 0 || ipc_put_str(out, m->refused[i].reply) < 0)
+            return -1;
+    if (ipc_put_u32(out, m->nrcpt) < 0)
         return -1;
     for (i = 0; i < m->nrcpt; i++) {
         const struct result_rcpt *rr = &m->rcpts[i];
@@ -174,6 +182,12 @@ void msg_result_free(struct msg_result *m)
     free(m->remote_ip);
     free(m->source_ip);
     free(m->esmtp_ext);
+    if (m->refused)
+        for (i = 0; i < m->nrefused; i++) {
+            free(m->refused[i].mx);
+            free(m->refused[i].reply);
+        }
+    free(m->refused);
     if (m->rcpts)
         for (i = 0; i < m->nrcpt; i++)
             free(m->rcpts[i].text);
@@ -197,6 +211,18 @@ int msg_result_decode(const struct ipc_frame *f, struct msg_result *m)
     m->remote_ip = ipc_get_strdup(&r, PROTO_NAME_MAX);
     m->source_ip = ipc_get_strdup(&r, PROTO_NAME_MAX);
     m->esmtp_ext = ipc_get_strdup(&r, PROTO_TEXT_MAX);
+    n = ipc_get_count(&r, PROTO_REFUSED_MAX);
+    if (!r.failed && n > 0) {
+        m->refused = calloc(n, sizeof(*m->refused));
+        if (m->refused == NULL)
+            r.failed = 1;
+        else
+            m->nrefused = n;
+    }
+    for (i = 0; i < m->nrefused && !r.failed; i++) {
+        m->refused[i].mx = ipc_get_strdup(&r, PROTO_NAME_MAX);
+        m->refused[i].reply = ipc_get_strdup(&r, PROTO_TEXT_MAX);
+    }
     n = ipc_get_count(&r, PROTO_RCPT_MAX);
     if (!r.failed && n > 0) {
         m->rcpts = calloc(n, sizeof(*m->rcpts));

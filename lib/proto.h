@@ -93,6 +93,11 @@ struct msg_deliver {
     uint32_t data_timeout;
     uint32_t idle_timeout;      /* keep the connection cached this long */
     uint32_t max_msg_per_connection; /* 0 = unlimited */
+    /* skip-mx (IPC version 2): MX host names the queue avoids now,
+     * comma-separated, "" for none.  smtp-out connects to none of them;
+     * with every MX host listed it fails the job with 451 4.4.1 (local),
+     * and qmgr's RESULT.remote_mx of a skip-mx reply fills the list. */
+    char *skip_mx;
     uint32_t nrcpt;
     struct deliver_rcpt *rcpts;
 };
@@ -117,9 +122,19 @@ struct msg_result {
     char *remote_ip;        /* its IP, or "" */
     char *source_ip;        /* our local IP, or "" */
     char *esmtp_ext;        /* e.g. "PIPELINING,8BITMIME,SIZE" or "" */
+    /* (IPC version 2) MX hosts that refused the connection this job's
+     * delivery used or tried, before any transaction: a greeting other
+     * than 2xx, EHLO and HELO refused.  smtp-out moved on to the next
+     * address by itself; qmgr matches them against skip-mx rules. */
+    uint32_t nrefused;
+    struct result_refusal {
+        char *mx;           /* the MX host name */
+        char *reply;        /* "CODE TEXT" */
+    } *refused;
     uint32_t nrcpt;
     struct result_rcpt *rcpts;
 };
+#define PROTO_REFUSED_MAX 32
 int msg_result_encode(struct buf *out, const struct msg_result *m);
 int msg_result_decode(const struct ipc_frame *f, struct msg_result *m);
 void msg_result_free(struct msg_result *m);

@@ -103,7 +103,7 @@ static int parse_action(struct smtp_pattern_rule *r, const char *tok, char *why,
     else if (strcasecmp(tok, "disable-source-ip") == 0)
         r->actions |= SPA_DISABLE_SOURCE_IP;
     else if (strcasecmp(tok, "skip-mx") == 0)
-        return snprintf(why, whylen, "action not supported yet: skip-mx"), -1;
+        r->actions |= SPA_SKIP_MX;
     else if (eq && (size_t)(eq - tok) == 23 && strncasecmp(tok, "backoff-to-normal-after", 23) == 0) {
         if (action_interval(eq + 1, &r->to_normal_after) < 0)
             return snprintf(why, whylen, "backoff-to-normal-after: not an interval (1s..30d or never)"), -1;
@@ -140,6 +140,8 @@ static int parse_actions(struct smtp_pattern_rule *r, const char *s, char *why, 
         return snprintf(why, whylen, "no action after /regex/"), -1;
     if ((r->actions & SPA_BACKOFF) && (r->actions & SPA_NORMAL))
         return snprintf(why, whylen, "mode=backoff and mode=normal in one rule"), -1;
+    if ((r->actions & SPA_SKIP_MX) && (r->actions & SPA_BOUNCE_QUEUE))
+        return snprintf(why, whylen, "skip-mx and bounce-queue in one rule"), -1;
     if (r->to_normal_after && !(r->actions & SPA_BACKOFF))
         return snprintf(why, whylen, "backoff-to-normal-after= needs mode=backoff"), -1;
     if (r->reenable_after && !(r->actions & SPA_DISABLE_SOURCE_IP))
@@ -242,6 +244,7 @@ void smtp_patterns_format_actions(const struct smtp_pattern_rule *r, char *out, 
         { SPA_BACKOFF, "mode=backoff" }, { SPA_NORMAL, "mode=normal" },
         { SPA_BOUNCE_QUEUE, "bounce-queue" }, { SPA_BOUNCE_RCPT, "bounce-rcpt" },
         { SPA_DEFER_QUEUE, "defer-queue" }, { SPA_DISABLE_SOURCE_IP, "disable-source-ip" },
+        { SPA_SKIP_MX, "skip-mx" },
     };
     size_t i, n = 0;
     int k;

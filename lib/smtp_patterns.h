@@ -12,7 +12,7 @@
  *
  * DIAGNOSTICS: smtp_patterns_add fails with a reason in why: not /regex/,
  * a PCRE2 compile error with its offset, an unknown or conflicting action,
- * an action Courser does not implement yet (skip-mx).
+ * skip-mx with bounce-queue (PowerMTA forbids the pair).
  */
 #ifndef COURSER_SMTP_PATTERNS_H
 #define COURSER_SMTP_PATTERNS_H
@@ -27,6 +27,7 @@ enum smtp_pattern_action {
     SPA_BOUNCE_RCPT = 1 << 3,       /* a 4xx to RCPT bounces that recipient now */
     SPA_DEFER_QUEUE = 1 << 4,       /* the queue waits its retry interval as a whole */
     SPA_DISABLE_SOURCE_IP = 1 << 5, /* stop using the source IP for this queue */
+    SPA_SKIP_MX = 1 << 6,           /* try the next MX host now, keep the mail queued */
 };
 
 #define SMTP_PATTERNS_MAX 4096      /* rules in one list */

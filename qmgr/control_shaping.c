@@ -16,10 +16,11 @@
  *   show vmtas                    warm-up day, cap and remaining per vmta
  * and the per-queue state text of `show queues`.  Arguments come from the
  * control socket (root or master's uid only) but are still bounded and
- * escaped on output.  A pause given for a domain also applies to its
- * queues created later; pauses last until resume or a qmgr restart
- * (hold-domain in the configuration is the durable form).
+ * escaped on output.  A pause or source disable given for a domain also
+ * applies to its queues created later; they are kept in state/pauses
+ * (pause_state.c) and survive a qmgr restart.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,6 @@
 #include "shaping.h"
 #include "smtp_patterns.h"
 
-struct qpause {
-    char key[2 * PROTO_NAME_MAX + 2];   /* "domain" or "domain/vmta", lower case */
-    int paused;
-};
 
 /* queue_matches - q is named by spec: "domain/vmta", "domain" (all its
  * vmtas) or a star followed by "/vmta" (every queue of that vmta). */
@@ -183,31 +180,54 @@ static void each_queue_cb(void *val, void *arg)
     }
 }
 
-/* set_pause - remember the pause for queues made later, apply it now. */
-static int set_pause(struct qmgr *m, const char *spec, int paused, struct buf *out, int64_t now)
+int control_pause_remember(struct qmgr *m, const char *spec, int paused)
 {
-    struct qpause *p = hmap_get(&m->pauses, spec);
-    struct each_ctx c = { .m = m, .spec = spec, .now = now, .op = paused ? OP_PAUSE : OP_RESUME };
-    char esc[2 * PROTO_NAME_MAX + 64];
-    size_t i;
+    char key[2 * PROTO_NAME_MAX + 2];
+    struct qpause *p;
+    size_t i, n = strlen(spec);
 
+    if (n >= sizeof(key))
+        return -1;
+    for (i = 0; i <= n; i++)
+        key[i] = (char)(spec[i] >= 'A' && spec[i] <= 'Z' ? spec[i] + 32 : spec[i]);
+    p = hmap_get(&m->pauses, key);
     if (p == NULL) {
         p = calloc(1, sizeof(*p));
         if (p == NULL)
-            return buf_append_str(out, "out of memory\n"), 1;
-        for (i = 0; spec[i]; i++)
-            p->key[i] = (char)(spec[i] >= 'A' && spec[i] <= 'Z' ? spec[i] + 32 : spec[i]);
+            return -1;
+        memcpy(p->key, key, n + 1);
         if (hmap_put(&m->pauses, p->key, p) < 0) {
             free(p);
-            return buf_append_str(out, "out of memory\n"), 1;
+            return -1;
         }
     }
     p->paused = paused;
+    return 0;
+}
+
+/* saved - make the command durable (state/pauses) and say so if not. */
+static void saved(struct qmgr *m, struct buf *out, int64_t now)
+{
+    if (pause_state_save(m, now) < 0) {
+        msg_error("%s: %s (the change holds until qmgr restarts)", m->pause_path, strerror(errno));
+        (void)buf_printf(out, "warning: not saved (%s): lost if qmgr restarts\n", strerror(errno));
+    }
+}
+
+/* set_pause - remember the pause for queues made later, apply it now. */
+static int set_pause(struct qmgr *m, const char *spec, int paused, struct buf *out, int64_t now)
+{
+    struct each_ctx c = { .m = m, .spec = spec, .now = now, .op = paused ? OP_PAUSE : OP_RESUME };
+    char esc[2 * PROTO_NAME_MAX + 64];
+
+    if (control_pause_remember(m, spec, paused) < 0)
+        return buf_append_str(out, "out of memory\n"), 1;
     hmap_each(&m->queues, each_queue_cb, &c);
     log_escape(esc, sizeof(esc), spec, strlen(spec));
     msg_info("mtactl: %s queue %s (%u queues now)", paused ? "pause" : "resume", esc, c.n);
     (void)buf_printf(out, "%s %s: %u queue%s\n", paused ? "paused" : "resumed", esc, c.n,
                      c.n == 1 ? "" : "s");
+    saved(m, out, now);
     return 0;
 }
 
@@ -389,6 +409,21 @@ static int show_settings(struct qmgr *m, const char *spec, const char *vmta, str
                      s.use_default_smtp_patterns ? "yes (" SMTP_PATTERNS_BUILTIN_NAME ")" : "no");
     (void)buf_printf(out, "  connection-idle-timeout: %us\n  connect-timeout: %us\n",
                      s.idle_timeout, s.connect_timeout);
+    if (s.warmup_plan.n) {
+        char plan[CFG_WARMUP_MAX * 11 + 1];
+        size_t used = 0;
+        uint32_t k;
+
+        plan[0] = '\0';
+        for (k = 0; k < s.warmup_plan.n && used < sizeof(plan); k++) {
+            int w = snprintf(plan + used, sizeof(plan) - used, "%s%u", k ? "," : "",
+                             s.warmup_plan.day[k]);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        (void)buf_printf(out, "  warmup-schedule (this queue): %s\n", plan);
+    }
     if (q && q->shape && q->shape->mode == QM_BACKOFF) {
         fmt_rate(b, sizeof(b), &q->shape->backoff_rate);
         (void)buf_printf(out, "  now in backoff: max %u connections, max-msg-rate %s\n",
@@ -428,11 +463,14 @@ int control_shaping(struct qmgr *m, int argc, char **argv, struct buf *out, int6
                                   "[--reenable-after=INTERVAL]\n"), 1;
         c.reenable = (uint32_t)secs;
         hmap_each(&m->queues, each_queue_cb, &c);
+        pause_state_disable_note(m, argv[3], argv[2], c.op == OP_DISABLE,
+                                 secs ? now_ms + 1000LL * (int64_t)secs : 0);
         log_escape(esc, sizeof(esc), argv[3], strlen(argv[3]));
         log_escape(eip, sizeof(eip), argv[2], strlen(argv[2]));
         msg_info("mtactl: %s source %s for %s (%u queues)", argv[0], eip, esc, c.n);
         (void)buf_printf(out, "%sd source %s for %s: %u queue%s\n", argv[0], eip, esc, c.n,
                          c.n == 1 ? "" : "s");
+        saved(m, out, now_ms);
         return 0;
     }
     if (argc == 2 && strcmp(argv[0], "schedule") == 0 && spec_ok(argv[1]))
@@ -524,6 +562,11 @@ void shaping_describe(struct queue *q, int64_t now_ms, struct buf *out)
         log_escape(esc, sizeof(esc), s->disabled[i].ip, strlen(s->disabled[i].ip));
         (void)buf_printf(out, "  disabled-ip=%s", esc);
     }
+    for (i = 0; i < s->nskipmx; i++)
+        if (s->skipmx[i].until > now_ms) {
+            fmt_time(u, sizeof(u), s->skipmx[i].until);
+            (void)buf_printf(out, "  skip-mx=%s(until %s)", s->skipmx[i].host, u);
+        }
     if (why[0]) {
         log_escape(esc, sizeof(esc), why, strlen(why));
         (void)buf_printf(out, "  reason=\"%s\"", esc);

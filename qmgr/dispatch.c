@@ -166,6 +166,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
     uint32_t max = g->max_rcpt, i;
     struct msg_deliver d;
     char rdomain[PROTO_NAME_MAX];
+    char skip[SHAPE_SKIPMX_MAX * SHAPE_MX_HOST_MAX];
     struct job *j = calloc(1, sizeof(*j));
     int rc = -1;
 
@@ -191,7 +192,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
     d.envid = msg->env.envid ? msg->env.envid : (char *)"";
     d.ret = msg->env.ret;
     d.body_8bit = msg->env.body_8bit;
-    d.vmta = msg->vmta;
+    d.vmta = q->vmta;           /* the message's, unless warm-up overflow moved it */
     dispatch_route(m, q, &d, j, g->host);
     d.domain = q->domain;
     /* a rollup queue has no domain of its own: its recipients' domains
@@ -200,6 +201,7 @@ static int dispatch_one(struct qmgr *m, struct queue *q, struct worker *w,
         d.domain = (char *)message_rcpt_domain(msg->env.rcpts[r0->index].addr, rdomain,
                                                sizeof(rdomain));
     d.route = q->s.route;
+    d.skip_mx = (char *)skipmx_list(q, now_ms, skip, sizeof(skip));
     d.connect_timeout = q->s.connect_timeout;
     d.greeting_timeout = q->s.greeting_timeout;
     d.data_timeout = q->s.data_termination_timeout > q->s.data_send_timeout

@@ -423,6 +423,13 @@ static void startup_load(void)
     q.m.jr = journal_open(q.cfg->spool_dir, err, sizeof(err));
     if (q.m.jr == NULL)
         msg_fatal("journal: %s", err);
+    /* mtactl pauses before the scan makes the queues (pause_state.c) */
+    if (asprintf(&q.m.pause_path, "%s/state/pauses", q.cfg->spool_dir) < 0)
+        msg_fatal("out of memory");
+    if ((n = pause_state_load(&q.m, now_ms())) < 0)
+        msg_error("%s: %s (mtactl pauses not restored)", q.m.pause_path, strerror(errno));
+    else if (n > 0)
+        msg_info("restored %d mtactl pause/disable entries from %s", n, q.m.pause_path);
     q.m.loading = 1;
     n = spool_scan(q.cfg->spool_dir, scan_cb, NULL);
     if (n < 0)

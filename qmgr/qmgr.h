@@ -155,6 +155,11 @@ struct qmgr {
     struct heap watchdogs;      /* jobs */
     struct heap qwake;          /* queues waiting for a rate, a pause (shaping.c) */
     struct hmap pauses;         /* mtactl pause/resume: "domain[/vmta]" -> struct qpause */
+    /* mtactl disable source, kept for restarts and later queues
+     * (pause_state.c); pause_path NULL = not persisted (tests) */
+    struct pause_disable { char spec[2 * 256 + 2]; char ip[64]; int64_t until; } *pdis;
+    size_t npdis;
+    char *pause_path;
     struct hmap warmups;        /* vmta name -> struct warmup (warmup.c) */
     int warmup_dirty;           /* counters changed since the last save */
     struct queue *run_head, *run_tail;

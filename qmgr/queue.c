@@ -66,6 +66,7 @@ void qmgr_free(struct qmgr *m)
     route_free(m);
     hmap_each(&m->pauses, free_ptr_cb, NULL);
     hmap_free(&m->pauses);
+    pause_state_free(m);
     warmup_free(m);
     hmap_free(&m->msgs);
     hmap_free(&m->queues);
@@ -90,8 +91,10 @@ static void reconf_cb(void *val, void *arg)
     struct queue *q = val;
 
     queue_settings(m->cfg, q);
-    if (q->shape)
+    if (q->shape) {
         control_apply_pauses(m, q, 0);      /* hold-domain lines may have changed */
+        connlimit_forget(q);                /* so may mx-/ip-connection-limit lines */
+    }
 }
 
 void qmgr_reconfigure(struct qmgr *m, struct config *cfg)
@@ -136,6 +139,7 @@ struct queue *queue_get(struct qmgr *m, const char *domain, const char *vmta)
         return NULL;
     }
     control_apply_pauses(m, q, 0);
+    pause_state_apply(m, q, (int64_t)time(NULL) * 1000);
     return q;
 }
 
@@ -201,6 +205,9 @@ static void sweep_cb(void *val, void *arg)
     /* a queue in backoff or retry keeps that memory of the destination
      * while it lasts (the sweep runs on the wall clock, like main.c) */
     if (q->shape && shaping_remembers(q, (int64_t)time(NULL) * 1000))
+        return;
+    /* its open connections count against mx-/ip-connection-limit */
+    if (q->shape && m->cfg && m->cfg->nconn_limits && shaping_conns(q, (int64_t)time(NULL) * 1000))
         return;
     hmap_del(&m->queues, q->name);
     shaping_free(m, q);

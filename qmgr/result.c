@@ -154,7 +154,9 @@ int result_acct_fill(struct acct_record *a, const struct qrcpt *r, const char *t
     if (res && res->esmtp)
         rc |= acct_set(a, AF_DLV_ESMTP_AVAILABLE, nonempty(res->esmtp_ext) ? res->esmtp_ext : "");
     rc |= set_fmt(a, AF_DLV_SIZE, "%llu", (unsigned long long)msg->size);
-    rc |= acct_set(a, AF_VMTA, msg->vmta);
+    /* the vmta it left through: warmup-overflow-virtual-mta may have
+     * moved it from the message's */
+    rc |= acct_set(a, AF_VMTA, r->q && r->q->vmta ? r->q->vmta : msg->vmta);
     if (msg->pool)
         rc |= acct_set(a, AF_VMTA_POOL, msg->pool);
     if (nonempty(msg->env.job_id))
@@ -268,12 +270,36 @@ static void result_transient(struct qmgr *m, struct qrcpt *r, const char *status
 static int result_rcpt_level(const struct msg_result *res, const struct result_rcpt *rr,
                              const char *status);
 
+/* result_skip_mx - r's reply matched a skip-mx rule: a transient failure
+ * (t record) retried now rather than after retry-after. */
+static void result_skip_mx(struct qmgr *m, struct qrcpt *r, const char *status,
+                           const char *diag, const struct msg_result *res, int64_t now_ms)
+{
+    char st[16];
+
+    if (r->attempts < UINT16_MAX)
+        r->attempts++;
+    if ((r->flags & RF_EXPIRE) || now_ms >= rcpt_expiry_ms(r)) {
+        result_expire(m, r, now_ms, NULL);
+        return;
+    }
+    /* a 5xx that skip-mx keeps queued is reported as what it is for now */
+    snprintf(st, sizeof(st), "%s", status);
+    if (st[0] == '5')
+        st[0] = '4';
+    schedule_wait(m, r, now_ms);
+    journal_rcpt(m, r, now_ms);
+    m->st.deferred++;
+    result_emit(m, r, "t", "delayed", st, diag, res, now_ms);
+}
+
 /* result_one - apply one recipient's reply; rcpt_level < 0: decide from
  * the result (see result_rcpt_level). */
 static void result_one(struct qmgr *m, struct qrcpt *r, const struct result_rcpt *rr,
                        const struct msg_result *res, int rcpt_level, int64_t now_ms)
 {
     char status[16], diag[PROTO_TEXT_MAX + 16];
+    unsigned act = 0;
 
     if (rr->status[0])
         snprintf(status, sizeof(status), "%s", rr->status);
@@ -283,15 +309,22 @@ static void result_one(struct qmgr *m, struct qrcpt *r, const struct result_rcpt
     if (rcpt_level < 0)
         rcpt_level = result_rcpt_level(res, rr, status);
     /* the queue's smtp-pattern-list acts on what the remote side said */
-    if (!res->local && r->q
-        && (backoff_on_reply(m, r->q, diag, res->source_ip, now_ms) & SPA_BOUNCE_RCPT)
-        && rr->code >= 400 && rr->code < 500 && rcpt_level) {
+    if (!res->local && r->q)
+        act = backoff_on_reply(m, r->q, diag, res->source_ip, now_ms);
+    if ((act & SPA_BOUNCE_RCPT) && rr->code >= 400 && rr->code < 500 && rcpt_level) {
         result_emit(m, r, "b", "failed", status, diag, res, now_ms);
         result_final(m, r, RS_BOUNCED);
         return;
     }
     if ((r->flags & RF_DELETE) && (rr->code < 200 || rr->code >= 300)) {
         result_bounce_local(m, r, now_ms, "5.0.0", "550 5.0.0 deleted by administrator");
+        return;
+    }
+    /* skip-mx: even a 5xx keeps the mail queued; it goes again at once,
+     * to an MX host the queue does not avoid (skipmx.c) */
+    if ((act & SPA_SKIP_MX) && rr->code >= 400 && res->remote_mx
+        && skipmx_add(r->q, res->remote_mx, now_ms) == 0) {
+        result_skip_mx(m, r, status, diag, res, now_ms);
         return;
     }
     if (rr->code >= 200 && rr->code < 300) {
@@ -347,6 +380,7 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
     if (j == NULL)
         return -1;
     msg = j->m;
+    skipmx_refusals(m, j->q, res, now_ms);
     backoff_on_result(m, j->q, res, now_ms);
     for (i = 0; i < res->nrcpt; i++) {
         struct qrcpt *r = job_rcpt(j, i, res->rcpts[i].index);
@@ -367,11 +401,16 @@ int result_apply(struct qmgr *m, struct worker *w, const struct msg_result *res,
         if (j->rcpts[i]->state == RS_INFLIGHT)
             result_one(m, j->rcpts[i], &missing, res, 0, now_ms);
     route_learn_mx(m, j->q, res->remote_mx);
+    if (!res->local)
+        connlimit_learn(m, j->q, res->remote_mx, res->remote_ip);
     /* smtp-out ends a connection after a local failure or a 421 */
     reusable = !res->local;
     for (i = 0; i < res->nrcpt; i++)
         if (res->rcpts[i].code == 421)
             reusable = 0;
+    /* smtp-out keeps a connection to an MX host now skipped */
+    if (reusable && skipmx_avoids(j->q, res->remote_mx, now_ms))
+        reusable = 0;
     shaping_job_end(m, j, reusable, now_ms);
     job_free(m, j);
     if (m->jr)

@@ -38,6 +38,7 @@ struct qshape *shaping_new(struct qmgr *m, struct queue *q)
         return NULL;
     s->q = q;
     s->wake.idx = HEAP_NONE;
+    s->climit = CL_UNKNOWN;
     q->shape = s;
     return s;
 }
@@ -52,6 +53,7 @@ void shaping_free(struct qmgr *m, struct queue *q)
         heap_remove(&m->qwake, &s->wake);
     free(s->vc);
     free(s->disabled);
+    free(s->skipmx);
     free(s->hrl);
     free(s);
     q->shape = NULL;
@@ -251,13 +253,15 @@ static int32_t pick_host(struct qmgr *m, struct queue *q, int64_t now_ms, uint32
 
     *wake = 0;
     if (v == NULL || v->nhosts == 0)
-        return -1;
+        return connlimit_ok(m, q, "", now_ms, wake) ? -1 : -2;
     for (i = 0; i < v->nhosts; i++) {
         uint32_t h = (q->host_rr + i) % (uint32_t)v->nhosts;
         const char *ip = v->hosts[h].ip;
 
         if (backoff_ip_disabled(q, ip, now_ms))
             continue;
+        if (!connlimit_ok(m, q, ip, now_ms, wake))
+            continue;           /* mx-/ip-connection-limit of this source IP */
         if (limits) {
             w = 0;
             n = host_msg_avail(q->shape, q, h, ip, now_ms, *avail, &w);
@@ -318,7 +322,16 @@ int shaping_gate(struct qmgr *m, struct queue *q, int64_t now_ms, struct shape_g
     }
     /* the vmta's warm-up cap for today (all its queues together) */
     left = warmup_left(m, q->vmta, now_ms, &wake);
+    if (left > 0) {
+        /* and the queue's own plan (warmup-schedule in <domain>) */
+        uint32_t qleft = warmup_queue_left(m, q, now_ms, &wake);
+
+        if (qleft < left)
+            left = qleft;
+    }
     if (left == 0) {
+        /* warmup-overflow-virtual-mta: the rest goes through a warm vmta */
+        (void)warmup_overflow(m, q, now_ms);
         arm(m, s, wake);
         return 0;
     }
@@ -438,6 +451,7 @@ void shaping_commit(struct qmgr *m, struct queue *q, struct job *j, const struct
         return;
     rate_take(&s->msg_rl, shaping_msg_rate(q), now_ms, j->nrcpt);
     warmup_count(m, q->vmta, j->nrcpt, now_ms);
+    warmup_queue_count(m, q, j->nrcpt, now_ms);
     rate_volume_charge(&s->vol_rl, shaping_volume_rate(q), now_ms, j->m->size);
     seen_roll(s, now_ms);
     {
@@ -561,6 +575,8 @@ int shaping_remembers(const struct queue *q, int64_t now_ms)
     for (i = 0; i < s->ndisabled; i++)
         if (s->disabled[i].until == 0 || s->disabled[i].until > now_ms)
             return 1;
+    if (skipmx_next_expiry(q) > now_ms)
+        return 1;
     return 0;
 }
 

@@ -57,6 +57,8 @@ struct vconn {
 
 #define SHAPE_REASON_MAX 256
 #define SHAPE_DISABLED_MAX 16
+#define SHAPE_SKIPMX_MAX 16         /* = smtp-out's SO_MX_MAX */
+#define SHAPE_MX_HOST_MAX 256
 
 struct qshape {
     struct queue *q;
@@ -82,6 +84,13 @@ struct qshape {
      * so the common queue stays small (10,000s of queues) */
     struct disabled_ip { char ip[64]; int64_t until; } *disabled;
     uint32_t ndisabled;
+    /* MX hosts avoided after a skip-mx reply (skipmx.c), allocated on
+     * first use (SHAPE_SKIPMX_MAX) */
+    struct skipped_mx { char host[SHAPE_MX_HOST_MAX]; int64_t until; } *skipmx;
+    uint32_t nskipmx;
+    /* the mx-/ip-connection-limit line of the queue's learned mail
+     * exchanger (connlimit.c): >= 0, CL_NONE, CL_UNKNOWN */
+    int16_t climit;
     /* source-ip-max-msg-rate / -connect-rate per smtp-source-host index,
      * allocated when the queue has such limits */
     struct host_rl { struct rate_limit msg, conn; } *hrl;
@@ -145,6 +154,51 @@ void backoff_on_result(struct qmgr *m, struct queue *q, const struct msg_result 
 /* Periodic checks at dispatch: backoff-to-normal-after, re-enabled IPs. */
 void backoff_tick(struct qmgr *m, struct queue *q, int64_t now_ms);
 /* Whether source IP is disabled for q now. */
+/* --- pause_state.c (mtactl pauses across restarts) ----------------------- */
+struct qpause {
+    char key[2 * PROTO_NAME_MAX + 2];   /* "domain", "domain/vmta" or "*\/vmta", lower case */
+    int paused;
+};
+#define PAUSE_DISABLE_MAX 4096
+/* control_shaping.c: the pause entry for spec (made on first use). */
+int control_pause_remember(struct qmgr *m, const char *spec, int paused);
+/* Remember (disable) or forget (enable) `disable source ip spec`. */
+void pause_state_disable_note(struct qmgr *m, const char *spec, const char *ip, int disable,
+                              int64_t until_ms);
+/* The remembered source disables that name q (a queue just made). */
+void pause_state_apply(struct qmgr *m, struct queue *q, int64_t now_ms);
+/* Write m->pause_path now (durable).  0, or -1 with errno. */
+int pause_state_save(struct qmgr *m, int64_t now_ms);
+/* Read it (before the spool scan).  Entries loaded, or -1 with errno. */
+int pause_state_load(struct qmgr *m, int64_t now_ms);
+void pause_state_free(struct qmgr *m);
+
+/* --- connlimit.c --------------------------------------------------------- */
+#define CL_NONE     (-1)        /* the queue's MX matches no line */
+#define CL_UNKNOWN  (-2)        /* not learned yet (or reloaded): counts against every line */
+/* The answering MX host / address of a result: which line applies to q. */
+void connlimit_learn(struct qmgr *m, struct queue *q, const char *mx, const char *ip);
+/* After a reload: line numbers may have changed. */
+void connlimit_forget(struct queue *q);
+/* Whether q may open one more connection from source ip; else *wake
+ * (earlier only) is when to look again. */
+int connlimit_ok(struct qmgr *m, struct queue *q, const char *ip, int64_t now_ms,
+                 int64_t *wake);
+
+/* --- skipmx.c ------------------------------------------------------------ */
+/* Avoid MX host for q's first retry-after interval.  -1 if the name is not
+ * a host name, the list is full or out of memory. */
+int skipmx_add(struct queue *q, const char *host, int64_t now_ms);
+/* The hosts q avoids now, comma-separated, into out (for DELIVER). */
+const char *skipmx_list(struct queue *q, int64_t now_ms, char *out, size_t outlen);
+/* RESULT.refused (greeting/EHLO refusals) matching skip-mx rules. */
+void skipmx_refusals(struct qmgr *m, struct queue *q, const struct msg_result *res,
+                     int64_t now_ms);
+/* Whether q avoids host now. */
+int skipmx_avoids(const struct queue *q, const char *host, int64_t now_ms);
+/* When the first avoided host comes back, or 0. */
+int64_t skipmx_next_expiry(const struct queue *q);
+
 int backoff_ip_disabled(const struct queue *q, const char *ip, int64_t now_ms);
 
 /* --- warmup.c -------------------------------------------------------------- */
@@ -152,6 +206,13 @@ int backoff_ip_disabled(const struct queue *q, const char *ip, int64_t now_ms);
  * *wake_ms (next UTC midnight) when today's cap is used up. */
 uint32_t warmup_left(struct qmgr *m, const char *vmta, int64_t now_ms, int64_t *wake_ms);
 void warmup_count(struct qmgr *m, const char *vmta, uint32_t n, int64_t now_ms);
+/* The same for the queue's own plan (warmup-schedule in <domain>),
+ * counted per queue (domain/vmta) in the same state file. */
+uint32_t warmup_queue_left(struct qmgr *m, const struct queue *q, int64_t now_ms, int64_t *wake_ms);
+void warmup_queue_count(struct qmgr *m, const struct queue *q, uint32_t n, int64_t now_ms);
+/* warmup_overflow.c: q's vmta is at today's cap; move q's ready
+ * recipients to its warmup-overflow-virtual-mta.  How many moved. */
+uint32_t warmup_overflow(struct qmgr *m, struct queue *q, int64_t now_ms);
 int warmup_save(struct qmgr *m, const char *path);
 /* Number of vmtas loaded, -1 on a read error (a missing file is 0). */
 int warmup_load(struct qmgr *m, const char *path);

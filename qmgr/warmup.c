@@ -27,7 +27,7 @@
 #define DAY_MS 86400000LL
 
 struct warmup {
-    char name[CFG_NAME_MAX];
+    char name[2 * CFG_NAME_MAX + 2];    /* a vmta, or a queue "domain/vmta" (per-domain plan) */
     int64_t first_day;          /* -1 = not used yet */
     int64_t day;                /* day of `sent` */
     uint32_t sent;
@@ -89,6 +89,69 @@ uint32_t warmup_left(struct qmgr *m, const char *vmta, int64_t now_ms, int64_t *
     if (wake_ms)
         *wake_ms = (today + 1) * DAY_MS;
     return 0;
+}
+
+/* plan_cap - today's cap of a per-queue plan (UINT32_MAX = none/done). */
+static uint32_t plan_cap(const struct cfg_warmup_plan *p, const struct cfg_vmta *v,
+                         const struct warmup *w, int64_t today, int64_t *dayn)
+{
+    int64_t start, n;
+
+    *dayn = 0;
+    if (p->n == 0)
+        return UINT32_MAX;
+    start = v && v->warmup_start_day >= 0 ? v->warmup_start_day
+          : (w && w->first_day >= 0 ? w->first_day : today);
+    n = today - start + 1;
+    if (n < 1)
+        n = 1;
+    *dayn = n;
+    return n > (int64_t)p->n ? UINT32_MAX : p->day[n - 1];
+}
+
+uint32_t warmup_queue_left(struct qmgr *m, const struct queue *q, int64_t now_ms, int64_t *wake_ms)
+{
+    const struct cfg_vmta *v;
+    const struct warmup *w;
+    int64_t today = now_ms / DAY_MS, dayn;
+    uint32_t cap, sent;
+
+    if (q->s.warmup_plan.n == 0)
+        return UINT32_MAX;
+    v = m->cfg ? config_find_vmta(m->cfg, q->vmta) : NULL;
+    w = warmup_get(m, q->name, 0);
+    cap = plan_cap(&q->s.warmup_plan, v, w, today, &dayn);
+    if (cap == UINT32_MAX)
+        return UINT32_MAX;
+    sent = w && w->day == today ? w->sent : 0;
+    if (sent < cap)
+        return cap - sent;
+    if (wake_ms)
+        *wake_ms = (today + 1) * DAY_MS;
+    return 0;
+}
+
+/* count - add n to counter w for today. */
+static void count(struct qmgr *m, struct warmup *w, uint32_t n, int64_t today)
+{
+    if (w->first_day < 0)
+        w->first_day = today;
+    if (w->day != today) {
+        w->day = today;
+        w->sent = 0;
+    }
+    w->sent = w->sent + n < w->sent ? UINT32_MAX : w->sent + n;
+    m->warmup_dirty = 1;
+}
+
+void warmup_queue_count(struct qmgr *m, const struct queue *q, uint32_t n, int64_t now_ms)
+{
+    struct warmup *w;
+
+    if (q->s.warmup_plan.n == 0 || strlen(q->name) >= sizeof(w->name)
+        || (w = warmup_get(m, q->name, 1)) == NULL)
+        return;
+    count(m, w, n, now_ms / DAY_MS);
 }
 
 void warmup_count(struct qmgr *m, const char *vmta, uint32_t n, int64_t now_ms)
@@ -178,7 +241,7 @@ int warmup_load(struct qmgr *m, const char *path)
         for (nf = 0; nf < 6 && (f[nf] = strtok_r(nf ? NULL : line, " ", &save)) != NULL; nf++)
             ;
         if (nf != 6 || strcmp(f[0], "warmup") != 0 || strcmp(f[1], "1") != 0
-            || strlen(f[2]) >= CFG_NAME_MAX || signed_field(f[3], &first) < 0
+            || strlen(f[2]) >= 2 * CFG_NAME_MAX + 2 || signed_field(f[3], &first) < 0
             || signed_field(f[4], &day) < 0 || parse_u64(f[5], 0, UINT32_MAX, &sent) < 0) {
             msg_warn("%s:%d: malformed line ignored", path, nline);
             continue;
@@ -204,6 +267,38 @@ void warmup_free(struct qmgr *m)
 {
     hmap_each(&m->warmups, free_cb, NULL);
     hmap_free(&m->warmups);
+}
+
+struct describe_ctx {
+    struct qmgr *m;
+    int64_t now;
+    struct buf *out;
+};
+
+/* describe_queue_cb - a queue with its own plan (warmup-schedule in <domain>). */
+static void describe_queue_cb(void *val, void *arg)
+{
+    const struct queue *q = val;
+    struct describe_ctx *c = arg;
+    const struct warmup *w;
+    int64_t today = c->now / DAY_MS, dayn;
+    uint32_t cap, sent;
+
+    char esc[4 * (2 * CFG_NAME_MAX + 2)];
+
+    if (q->s.warmup_plan.n == 0)
+        return;
+    log_escape(esc, sizeof(esc), q->name, strlen(q->name));     /* domains come from mail */
+    w = warmup_get(c->m, q->name, 0);
+    cap = plan_cap(&q->s.warmup_plan, config_find_vmta(c->m->cfg, q->vmta), w, today, &dayn);
+    sent = w && w->day == today ? w->sent : 0;
+    if (cap == UINT32_MAX)
+        (void)buf_printf(c->out, "  queue %s  warm: plan of %u days done  sent-today=%u\n", esc,
+                         q->s.warmup_plan.n, sent);
+    else
+        (void)buf_printf(c->out, "  queue %s  warm-up day %lld of %u  cap=%u  sent-today=%u  remaining=%u\n",
+                         esc, (long long)dayn, q->s.warmup_plan.n, cap, sent,
+                         sent < cap ? cap - sent : 0);
 }
 
 /* warmup_describe - `show vmtas`: every vmta, with its plan's day, cap and
@@ -234,5 +329,10 @@ void warmup_describe(struct qmgr *m, int64_t now_ms, struct buf *out)
                              sent < cap ? cap - sent : 0,
                              v->warmup_start_day < 0 && (w == NULL || w->first_day < 0)
                              ? "  (day 1 starts with the first message)" : "");
+    }
+    {
+        struct describe_ctx c = { m, now_ms, out };
+
+        hmap_each(&m->queues, describe_queue_cb, &c);
     }
 }

@@ -280,8 +280,19 @@ static void conn_resolved(void *arg, const struct dest_addr *a, size_t n,
     if (c->addrs == NULL)
         msg_fatal("smtp-out: out of memory");
     memcpy(c->addrs, a, n * sizeof(*a));
-    c->naddrs = n;
+    /* skip-mx: qmgr avoids these MX hosts for now; with none left the
+     * queue waits as for a destination that cannot be reached */
+    c->naddrs = route_skip_hosts(c->addrs, n, c->skip_mx);
     c->cur = 0;
+    if (c->naddrs == 0) {
+        char text[600];
+
+        snprintf(text, sizeof(text), "every MX host is skipped for now (skip-mx): %.500s",
+                 c->skip_mx);
+        pool_conn_failed(c, 451, "4.4.1", text, "", "");
+        conn_close(c);
+        return;
+    }
     conn_try_next(c);
 }
 
@@ -298,6 +309,11 @@ struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_
              j->d.helo_name[0] != '\0' ? j->d.helo_name : job_ctx.host_name);
     snprintf(c->domain, sizeof(c->domain), "%s", j->d.domain);
     snprintf(c->route, sizeof(c->route), "%s", j->d.route);
+    if (j->d.skip_mx != NULL && j->d.skip_mx[0] != '\0'
+        && (c->skip_mx = strdup(j->d.skip_mx)) == NULL) {
+        free(c);
+        return NULL;
+    }
     c->t_connect = j->d.connect_timeout ? j->d.connect_timeout : 120;
     c->t_cmd = j->d.greeting_timeout ? j->d.greeting_timeout : 300;
     c->t_data = j->d.data_timeout ? j->d.data_timeout : 600;
@@ -311,6 +327,7 @@ struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_
     if (c->rq == NULL) {
         uv_close((uv_handle_t *)&c->timer, NULL);
         smtp_reply_free(&c->rp);
+        free(c->skip_mx);
         free(c);
         return NULL;
     }
@@ -319,10 +336,51 @@ struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_
 
 /* ---- greeting, EHLO, HELO ------------------------------------------- */
 
+/* conn_note_refusal - the current MX host refused the set-up with r; kept
+ * for the job the connection is for (qmgr's skip-mx rules). */
+static void conn_note_refusal(struct so_conn *c, const struct smtp_reply *r)
+{
+    const struct dest_addr *a = c->addrs && c->cur < c->naddrs ? &c->addrs[c->cur] : NULL;
+    struct result_refusal *f;
+    char reply[512];
+
+    if (a == NULL || c->nrefused >= SO_REFUSED_MAX)
+        return;
+    snprintf(reply, sizeof(reply), "%d %s", r->code, r->text);
+    reply[strcspn(reply, "\r\n")] = '\0';    /* IPC strings hold no CR/LF */
+    f = &c->refused[c->nrefused];
+    f->mx = strdup(a->host);
+    f->reply = strdup(reply);
+    if (f->mx == NULL || f->reply == NULL) {
+        free(f->mx);
+        free(f->reply);
+        return;
+    }
+    c->nrefused++;
+}
+
+void conn_give_refusals(struct so_conn *c, struct so_job *j)
+{
+    struct result_refusal *n;
+    uint32_t i;
+
+    if (c->nrefused == 0)
+        return;
+    n = realloc(j->refused, (j->nrefused + c->nrefused) * sizeof(*n));
+    if (n == NULL)
+        return;
+    j->refused = n;
+    for (i = 0; i < c->nrefused; i++)
+        j->refused[j->nrefused++] = c->refused[i];
+    c->nrefused = 0;
+}
+
 static void conn_setup_reply(struct so_conn *c, const struct smtp_reply *r)
 {
     char line[SO_HOST_MAX + 16];
 
+    if (r->code / 100 != 2 && !(c->state == C_EHLO && r->code / 100 == 5))
+        conn_note_refusal(c, r);        /* not EHLO's 5xx: HELO comes next */
     if (c->state == C_GREETING) {
         if (r->code / 100 != 2) {
             conn_attempt_failed(c, "%s refused to talk to me: %s", r->text);
@@ -443,9 +501,15 @@ void conn_quit(struct so_conn *c)
 static void conn_freed(uv_handle_t *h)
 {
     struct so_conn *c = h->data;
+    uint32_t i;
 
     smtp_reply_free(&c->rp);
     free(c->addrs);
+    free(c->skip_mx);
+    for (i = 0; i < c->nrefused; i++) {
+        free(c->refused[i].mx);
+        free(c->refused[i].reply);
+    }
     free(c);
 }
 

@@ -51,6 +51,11 @@ struct so_conn {
     char helo[SO_HOST_MAX];
     char domain[SO_HOST_MAX];
     char route[512];
+    char *skip_mx;              /* hosts qmgr avoids (skip-mx), "a,b", or NULL */
+    /* MX hosts that refused at greeting/EHLO/HELO while this connection
+     * was set up: handed to the job it was made for (RESULT.refused) */
+    struct result_refusal refused[SO_REFUSED_MAX];
+    uint32_t nrefused;
     unsigned t_connect, t_cmd, t_data, max_msgs;
     /* connection attempts */
     struct resolve_req *rq;

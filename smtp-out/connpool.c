@@ -185,8 +185,9 @@ void pool_submit(struct so_job *j)
 {
     struct pool_group *g;
 
-    snprintf(j->key, sizeof(j->key), "%s|%s|%s", j->d.source_ip, j->d.helo_name,
-             j->d.route[0] ? j->d.route : j->d.domain);
+    /* a job that skips MX hosts must not take a connection to one of them */
+    snprintf(j->key, sizeof(j->key), "%s|%s|%s|%s", j->d.source_ip, j->d.helo_name,
+             j->d.route[0] ? j->d.route : j->d.domain, j->d.skip_mx ? j->d.skip_mx : "");
     g = pool_group_get(j->key);
     g->idle_timeout = j->d.idle_timeout;
     j->next = NULL;
@@ -249,8 +250,10 @@ void pool_conn_failed(struct so_conn *c, int code, const char *status, const cha
 
     /* The attempt was made on behalf of the oldest waiting job; if another
      * connection already took that one, the next in line gets the verdict. */
-    if (j != NULL)
+    if (j != NULL) {
+        conn_give_refusals(c, j);
         job_fail_local(j, code, status, text, mx, ip);
+    }
 }
 
 void pool_conn_gone(struct so_conn *c)

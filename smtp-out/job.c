@@ -42,8 +42,17 @@ void job_finish(struct so_job *j, struct msg_result *res)
                  res->remote_mx, res->remote_ip, res->rcpts[i].code, res->rcpts[i].status,
                  res->local ? " (local)" : "", text);
     }
+    res->nrefused = j->nrefused;
+    res->refused = j->refused;
     if (job_ctx.qmgr != NULL && j->gen == job_ctx.gen && !ipc_conn_closing(job_ctx.qmgr))
         qmgr_send_result(res);
+    res->nrefused = 0;
+    res->refused = NULL;
+    for (i = 0; i < j->nrefused; i++) {
+        free(j->refused[i].mx);
+        free(j->refused[i].reply);
+    }
+    free(j->refused);
     job_ctx.inflight--;
     msg_deliver_free(&j->d);
     free(j->dkim_hdr);

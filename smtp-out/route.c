@@ -3,12 +3,14 @@
  * c-ares callbacks so they can be unit-tested: parsing a route ("smtp-hosts"
  * / "route" directive value as qmgr passes it), null MX detection
  * (RFC 7505) and MX ordering (RFC 5321 5.1: lowest preference first,
- * random order among equal preferences to spread load).
+ * random order among equal preferences to spread load), and the MX hosts
+ * qmgr says to skip (skip-mx).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "parse.h"
 #include "smtp_out.h"
 
@@ -109,6 +111,37 @@ int route_parse(const char *route, struct route_host *out, size_t max)
         p = comma + 1;
     }
     return n > 0 ? (int)n : -1;
+}
+
+int route_host_listed(const char *list, const char *host)
+{
+    size_t hl = strlen(host), n;
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        n = strcspn(p, ",");
+        if (n == hl && n > 0 && strncasecmp(p, host, n) == 0)
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+size_t route_skip_hosts(struct dest_addr *a, size_t n, const char *skip)
+{
+    size_t i, k = 0;
+
+    if (skip == NULL || *skip == '\0')
+        return n;
+    for (i = 0; i < n; i++)
+        if (!route_host_listed(skip, a[i].host)) {
+            if (k != i)
+                a[k] = a[i];
+            k++;
+        }
+    return k;
 }
 
 enum mx_verdict mx_check_null(const struct mx_entry *e, size_t n)

@@ -28,7 +28,8 @@
 #define SO_IP_MAX   64
 #define SO_MX_MAX   16          /* MX hosts we look at, in preference order */
 #define SO_ADDR_MAX 32          /* addresses we try for one connection */
-#define SO_KEY_MAX  (3 * SO_HOST_MAX + 600)
+#define SO_REFUSED_MAX 8        /* refusals reported per connection */
+#define SO_KEY_MAX  (3 * SO_HOST_MAX + 600 + PROTO_TEXT_MAX)  /* + skip-mx list */
 
 /* ---- a delivery job (main.c) ---------------------------------------- */
 struct so_job {
@@ -36,6 +37,8 @@ struct so_job {
     uint64_t gen;               /* qmgr connection it came from */
     char key[SO_KEY_MAX];       /* connpool key */
     int requeued;               /* retried once after a stale cached conn */
+    struct result_refusal *refused; /* from the connection set up for it (RESULT) */
+    uint32_t nrefused;
     char *dkim_hdr;             /* DKIM-Signature header(s) to send first, or NULL */
     size_t dkim_len;
     struct so_job *next;        /* in a connpool wait queue */
@@ -52,8 +55,8 @@ struct job_ctx {
 };
 extern struct job_ctx job_ctx;
 
-/* Send the RESULT of j (if its qmgr connection is still the current one)
- * and free j. */
+/* Send the RESULT of j (if its qmgr connection is still the current one),
+ * with the MX refusals j holds, and free j. */
 void job_finish(struct so_job *j, struct msg_result *res);
 /* Every recipient of j gets the same locally made reply (local=1). */
 void job_fail_local(struct so_job *j, int code, const char *status, const char *text,
@@ -98,6 +101,11 @@ struct mx_entry {
     unsigned rnd;               /* tie-break among equal preference */
 };
 enum mx_verdict { MX_OK = 0, MX_NULL = 1 };
+/* Whether host is in list ("a,b,c", case-insensitive; NULL = empty). */
+int route_host_listed(const char *list, const char *host);
+/* Keep the addresses of a[0..n) whose host is not in skip; returns how
+ * many are left (in order, compacted in place). */
+size_t route_skip_hosts(struct dest_addr *a, size_t n, const char *skip);
 /* RFC 7505: a single MX with exchange "." (or "") means no mail. */
 enum mx_verdict mx_check_null(const struct mx_entry *e, size_t n);
 /* Order by preference, random among equal preference (RFC 5321 5.1);
@@ -168,6 +176,8 @@ void message_close(struct message_src *m);
 
 /* ---- client.c / connpool.c ------------------------------------------ */
 struct so_conn;
+/* Hand the connection's set-up refusals to j (each is reported once). */
+void conn_give_refusals(struct so_conn *c, struct so_job *j);
 struct pool_group;
 
 /* connpool.c */

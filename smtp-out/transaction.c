@@ -279,6 +279,7 @@ void conn_start_job(struct so_conn *c, struct so_job *j)
 
     uv_timer_stop(&c->timer);
     c->job = j;
+    conn_give_refusals(c, j);   /* the first job on a new connection reports them */
     c->rcpt = calloc(j->d.nrcpt ? j->d.nrcpt : 1, sizeof(*c->rcpt));
     if (c->rcpt == NULL)
         msg_fatal("smtp-out: out of memory");

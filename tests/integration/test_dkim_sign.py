@@ -165,8 +165,18 @@ def test_sign_file(conf, sock=None):
 
 # ---- a minimal client for the daemon (framing of lib/ipc.h, dkim_proto.h) ----
 
+def ipc_version():
+    """IPC_VERSION from lib/ipc.h: the frame header's version field."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib", "ipc.h")) as f:
+        m = re.search(r"#define IPC_VERSION\s+(\d+)", f.read())
+    return int(m.group(1))
+
+
+IPC_VERSION = ipc_version()
+
+
 def frame(typ, reqid, payload):
-    return struct.pack(">IHHI", len(payload), 1, typ, reqid) + payload
+    return struct.pack(">IHHI", len(payload), IPC_VERSION, typ, reqid) + payload
 
 
 def s_(b):

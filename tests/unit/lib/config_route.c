@@ -463,7 +463,6 @@ static const char *const pmta17_expected[] = {
     "13: not supported yet: http-mgmt-port",
     "14: not supported yet: http-access",
     "17: not supported yet: min-free-space",
-    "53: reply: action not supported yet: skip-mx: '/too many connections/ skip-mx'",
     "56: mx: not supported yet (Courser matches MX host names): 'rollup-by-ip'",
     "60: record-fields: '*' combined with other fields is not supported yet: 'd *,header_Message-Id'",
     "61: not supported yet: move-to",

@@ -137,6 +137,7 @@ static void test_deliver_roundtrip(void **state)
     m.mail_from = "s@y.test";
     m.domain = "x.test";
     m.route = "[127.0.0.2]:2525";
+    m.skip_mx = "mx1.x.test,mx2.x.test";
     m.nrcpt = 2;
     m.rcpts = rc;
     m.ret = 1;
@@ -148,6 +149,7 @@ static void test_deliver_roundtrip(void **state)
     assert_string_equal(d.queue_id, m.queue_id);
     assert_string_equal(d.mail_from, "s@y.test");
     assert_string_equal(d.vmta, "");
+    assert_string_equal(d.skip_mx, "mx1.x.test,mx2.x.test");
     assert_int_equal(d.nrcpt, 2);
     assert_int_equal(d.rcpts[1].index, 3);
     assert_string_equal(d.rcpts[1].addr, "b@x.test");
@@ -185,7 +187,31 @@ static void test_result_bad_code(void **state)
     assert_int_equal(msg_result_decode(&f, &d), 0);
     assert_int_equal(d.rcpts[0].code, 550);
     assert_string_equal(d.rcpts[0].text, "bogus");
+    assert_int_equal(d.nrefused, 0);
     msg_result_free(&d);
+    /* refusals at set-up (skip-mx): carried, and bounded */
+    {
+        struct result_refusal f2[2] = { { "mx1.x.test", "421 4.3.2 busy" }, { "mx2.x.test", "554 no" } };
+
+        m.nrefused = 2;
+        m.refused = f2;
+        buf_reset(&b);
+        assert_int_equal(msg_result_encode(&b, &m), 0);
+        ipc_frame_parse(b.data, b.len, &f, &used);
+        assert_int_equal(msg_result_decode(&f, &d), 0);
+        assert_int_equal(d.nrefused, 2);
+        assert_string_equal(d.refused[1].mx, "mx2.x.test");
+        assert_string_equal(d.refused[0].reply, "421 4.3.2 busy");
+        msg_result_free(&d);
+        m.nrefused = PROTO_REFUSED_MAX + 1;
+        m.refused = calloc(m.nrefused, sizeof(*m.refused));
+        assert_non_null(m.refused);
+        buf_reset(&b);
+        assert_int_equal(msg_result_encode(&b, &m), 0);
+        ipc_frame_parse(b.data, b.len, &f, &used);
+        assert_int_equal(msg_result_decode(&f, &d), -1);
+        free(m.refused);
+    }
     buf_free(&b);
 }
 

@@ -67,11 +67,18 @@ static void test_parse(void **state)
     assert_string_equal(why, "reenable-after= needs disable-source-ip");
     assert_int_equal(smtp_patterns_add(l, "/x/ mode=fast", why, sizeof(why)), -1);
     assert_string_equal(why, "unknown action 'mode=fast'");
-    assert_int_equal(smtp_patterns_add(l, "/x/ skip-mx", why, sizeof(why)), -1);
+    assert_int_equal(smtp_patterns_add(l, "/x/ skip-mx,bounce-queue", why, sizeof(why)), -1);
+    assert_string_equal(why, "skip-mx and bounce-queue in one rule");
     assert_int_equal(smtp_patterns_add(l, "/[/ mode=backoff", why, sizeof(why)), -1);
     assert_non_null(strstr(why, "bad regex at offset"));
     assert_int_equal(smtp_patterns_add(l, "/x/mode=backoff", why, sizeof(why)), -1);
     assert_int_equal(l->n, 4);                                  /* nothing half-added */
+    assert_int_equal(smtp_patterns_add(l, "/too many connections/ skip-mx", why, sizeof(why)), 0);
+    r = match(l, "451 4.7.1 Too many connections from your IP");
+    assert_non_null(r);
+    assert_int_equal(r->actions, SPA_SKIP_MX);
+    smtp_patterns_format_actions(r, buf, sizeof(buf));
+    assert_string_equal(buf, "skip-mx");
     smtp_patterns_free(l);
 }
 

@@ -27,6 +27,7 @@ struct t_job {
     char source_ip[64];
     char helo[256];
     char vmta[256];
+    char skip_mx[1024];
     uint32_t nrcpt;
     uint32_t idx[1100];
 };
@@ -52,6 +53,7 @@ static __attribute__((unused)) int t_send(struct qmgr *m, struct worker *w, cons
     snprintf(j->source_ip, sizeof(j->source_ip), "%s", d->source_ip);
     snprintf(j->helo, sizeof(j->helo), "%s", d->helo_name);
     snprintf(j->vmta, sizeof(j->vmta), "%s", d->vmta);
+    snprintf(j->skip_mx, sizeof(j->skip_mx), "%s", d->skip_mx ? d->skip_mx : "");
     j->nrcpt = d->nrcpt;
     for (i = 0; i < d->nrcpt && i < 1100; i++)
         j->idx[i] = d->rcpts[i].index;
