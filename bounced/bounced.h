@@ -72,6 +72,8 @@ struct bjob {
     uint64_t pipe_b_size, pipe_f_size;  /* queue file sizes after appending */
     struct bjob_file *files;    /* BJ_INBOUND */
     size_t nfiles, capfiles;
+    char (*fwd)[QUEUE_ID_SIZE]; /* BJ_INBOUND: forwarded copies spooled: tell qmgr */
+    size_t nfwd, capfwd;
 };
 
 #define BJOB_PIPE_MAX (16u << 20)
@@ -79,6 +81,7 @@ struct bjob {
 /* Take ownership of *r (zeroed afterwards).  -1 when out of memory. */
 int bjob_add_record(struct bjob *j, struct acct_record *r);
 int bjob_add_file(struct bjob *j, const char *qid, size_t first, size_t last);
+int bjob_add_forward(struct bjob *j, const char *qid);
 
 /* failure.c */
 void failure_run(struct bounced_ctx *c, struct bjob *j);

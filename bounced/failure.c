@@ -99,12 +99,9 @@ static int failure_rate_ok(struct bounced_ctx *c, const char *sender, int64_t no
 static int failure_wants_dsn(struct bounced_ctx *c, const struct spool_envelope *env,
                              const struct spool_rcpt *r)
 {
-    const char *at;
-
     if (!c->cfg->send_dsn || env->mail_from == NULL || env->mail_from[0] == '\0')
         return 0;
-    at = strrchr(env->mail_from, '@');
-    if (at && config_is_bounce_domain(c->cfg, at + 1))
+    if (config_is_bounce_address(c->cfg, env->mail_from))
         return 0;
     if (r->notify == 0)
         return 1;

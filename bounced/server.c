@@ -131,6 +131,21 @@ static void acct_done(void *tag, int acked, void *arg)
     free(t);
 }
 
+int bjob_add_forward(struct bjob *j, const char *qid)
+{
+    if (j->nfwd == j->capfwd) {
+        size_t cap = j->capfwd ? j->capfwd * 2 : 8;
+        void *n = reallocarray(j->fwd, cap, sizeof(*j->fwd));
+
+        if (n == NULL)
+            return -1;
+        j->fwd = n;
+        j->capfwd = cap;
+    }
+    snprintf(j->fwd[j->nfwd++], QUEUE_ID_SIZE, "%s", qid);
+    return 0;
+}
+
 static void bjob_free(struct bjob *j)
 {
     size_t i;
@@ -149,6 +164,7 @@ static void bjob_free(struct bjob *j)
     buf_free(&j->pipe_b);
     buf_free(&j->pipe_f);
     free(j->files);
+    free(j->fwd);
     free(j);
 }
 
@@ -294,6 +310,10 @@ static void job_done(uv_work_t *w, int status)
     free(tags);
     if (j->dsn_qid[0] && outbox_push(B.qmgr, enc_new, j->dsn_qid, NULL) < 0)
         msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", j->dsn_qid);
+    for (i = 0; i < j->nfwd; i++)
+        if (outbox_push(B.qmgr, enc_new, j->fwd[i], NULL) < 0)
+            msg_error("%s: cannot tell qmgr of the forwarded copy (found at its next spool scan)",
+                      j->fwd[i]);
     if (j->kind != BJ_INBOUND) {
         struct bjob *b;
 

@@ -5,7 +5,8 @@
  * an f record mapped through the attached Return-Path and suppresses the
  * complainer; without VERP the DSN is recorded but, with a key set, not
  * trusted for suppression; delayed and delivered DSNs give rs records
- * (no suppression); an auto-reply is dropped.
+ * (no suppression); an auto-reply is dropped, or, sent to a
+ * <feedback-loop-processor> address, forwarded to forward-unmatched-to.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +99,7 @@ static void job_free(struct bjob *j)
     for (i = 0; i < j->nrecs; i++)
         acct_record_free(&j->recs[i]);
     free(j->recs);
+    free(j->fwd);
     free(j);
 }
 
@@ -255,6 +257,57 @@ static void test_autoreply(void **state)
     job_free(j);
 }
 
+/* An auto-reply to a processor's address goes to its forward-unmatched-to
+ * addresses (never to one that is itself a bounce address), unchanged and
+ * with the null sender; one to a plain bounce address is still dropped. */
+static void test_forward_unmatched(void **state)
+{
+    static char fwd[2][CFG_NAME_MAX] = { "ops@ops.test", "loop@proc.test" };
+    static char addrs[1][CFG_NAME_MAX] = { "fbl@proc.test" };
+    static char doms[1][CFG_NAME_MAX] = { "proc.test" };
+    struct cfg_processor pr;
+    struct spool_envelope e, got;
+    struct spool_rcpt r;
+    struct bjob *j = job();
+    const char *m = "From: me@dest.test\r\nTo: fbl@proc.test\r\nSubject: Out of office\r\n"
+                    "Auto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n";
+    char path[PATH_MAX], err[256];
+    uint64_t off, mlen;
+
+    memset(&pr, 0, sizeof(pr));
+    pr.feedback = 1;
+    pr.forward_unmatched = fwd;
+    pr.nforward_unmatched = 2;
+    pr.addresses = addrs;
+    pr.naddresses = 1;
+    pr.domains = doms;      /* "loop@proc.test" is a processor address: skipped */
+    pr.ndomains = 1;
+    cfg.processors = &pr;
+    cfg.nprocessors = 1;
+    assert_int_equal(spool_init_dirs(dir), 0);
+    env_for(&e, &r, "fbl@proc.test");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 0);
+    assert_int_equal(j->nrecs, 0);
+    assert_int_equal(j->nfwd, 1);
+    assert_int_equal(spool_msg_path(dir, j->fwd[0], path, sizeof(path)), 0);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(spool_read(path, &got, &off, &mlen, err, sizeof(err)), 0);
+    assert_string_equal(got.mail_from, "");
+    assert_int_equal(got.nrcpt, 1);
+    assert_string_equal(got.rcpts[0].addr, "ops@ops.test");
+    assert_int_equal(mlen, strlen(m));
+    spool_envelope_free(&got);
+    job_free(j);
+    /* a plain bounce-domain address: no processor, dropped */
+    j = job();
+    env_for(&e, &r, verp);
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 0);
+    assert_int_equal(j->nfwd, 0);
+    job_free(j);
+    cfg.processors = NULL;
+    cfg.nprocessors = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_rs),
         cmocka_unit_test(test_autoreply),
+        cmocka_unit_test(test_forward_unmatched),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
