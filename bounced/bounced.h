@@ -7,6 +7,7 @@
  *   failure.c    a final failure from qmgr: suppression, DSN to the sender
  *   dsn_make.c   the RFC 3464 DSN text
  *   inbound.c    mail for a bounce-domain: async bounces and complaints
+ *   original.c   the original message's fields from acctd's LMDB
  *   control.c    `mtactl suppression ...`
  *   classify.c and the parsers it calls: what a notice says
  *
@@ -31,6 +32,7 @@
 #include "verp_sign.h"
 
 struct bpipe;
+struct acctdb;
 
 struct bounced_ctx {
     struct config *cfg;
@@ -39,6 +41,7 @@ struct bounced_ctx {
     struct verp_key key;
     struct bpipe *bounce_pipe;  /* NULL = none (pipe.h) */
     struct bpipe *fbl_pipe;
+    struct acctdb *adb;         /* acctd's LMDB, read-only (original.c); NULL = not open */
 };
 
 enum bjob_kind { BJ_FAILURE, BJ_INBOUND, BJ_CTL };
@@ -95,6 +98,11 @@ void inbound_recover(const char *spool_dir);
 struct spool_envelope;
 int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_envelope *env,
                     const char *data, size_t len);
+/* original.c: fill orig, timeQueued, vmta, vmtaPool, jobId, envId (and,
+ * for the same recipient, dlvSourceIp, queue) of the message qid into the
+ * empty fields of out.  1 = found, 0 = not (or no LMDB), -1 = no memory. */
+int original_fill(struct bounced_ctx *c, const char *qid, const char *rcpt, struct acct_record *out);
+void original_close(struct bounced_ctx *c);
 /* control.c */
 void bctl_run(struct bounced_ctx *c, struct bjob *j);
 /* server.c: the daemon (`bounced -c FILE`); returns the exit status. */

@@ -219,10 +219,14 @@ static int inbound_set(struct acct_record *a, enum acct_field f, const char *v)
     return v && v[0] ? acct_set(a, f, v) : 0;
 }
 
-/* inbound_record - one rb/rs/f record. */
-static int inbound_record(struct bjob *j, const char *type, const struct spool_envelope *env,
-                          const struct report *rep, const struct report_rcpt *r,
-                          const struct inbound_orig *o, const char *format)
+/* inbound_record - one rb/rs/f record.  The original's fields (orig,
+ * vmta, jobId, dlvSourceIp, ...) come from accounting (original.c); when
+ * the original is unknown, orig is the address the notice came to, as in
+ * PowerMTA ("originator, taken from report's recipient address"). */
+static int inbound_record(struct bounced_ctx *c, struct bjob *j, const char *type,
+                          const struct spool_envelope *env, const struct report *rep,
+                          const struct report_rcpt *r, const struct inbound_orig *o,
+                          const char *format)
 {
     struct acct_record a;
     char t[64], tmp[REPORT_DIAG_MAX + 64];
@@ -256,6 +260,8 @@ static int inbound_record(struct bjob *j, const char *type, const struct spool_e
     rc |= inbound_set(&a, AF_QUEUE_ID, o->id);
     rc |= acct_set(&a, AF_FORMAT, format);
     rc |= inbound_set(&a, AF_REP_SOURCE_IP, env->client_ip);
+    if (rc == 0 && original_fill(c, o->id, r->addr, &a) == 0 && env->nrcpt > 0)
+        rc |= inbound_set(&a, AF_ORIG, env->rcpts[0].addr);
     if (rc == 0 && bjob_add_record(j, &a) == 0)
         return 0;
     acct_record_free(&a);
@@ -365,7 +371,7 @@ int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_en
         if (!fb && r->type == REPORT_AUTOREPLY)
             continue;
         type = fb ? "f" : failed ? "rb" : "rs";
-        if (inbound_record(j, type, env, &rep, r, &o, format) == 0)
+        if (inbound_record(c, j, type, env, &rep, r, &o, format) == 0)
             made++;
         if (fb ? c->fbl_pipe != NULL : c->bounce_pipe != NULL) {
             if (bpipe_event(fb ? &j->pipe_f : &j->pipe_b, type, (int64_t)time(NULL), r->addr,

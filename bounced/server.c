@@ -342,6 +342,7 @@ static void apply_pending_cfg(void)
         bounce_patterns_free(B.ctx.patterns);
         B.ctx.patterns = tmp.patterns;
         B.ctx.key = tmp.key;
+        original_close(&B.ctx);     /* the acct-file (its LMDB) may have moved */
         config_free(B.ctx.cfg);
         B.ctx.cfg = B.pending_cfg;
         msg_info("configuration reloaded");
@@ -579,6 +580,7 @@ static void finish(void)
     msg_info("stopped: %zu accounting records and %zu notices not yet taken",
              outbox_pending(B.acct), outbox_pending(B.qmgr));
     suppress_close(B.ctx.sdb);
+    original_close(&B.ctx);
     exit(0);
 }
 
