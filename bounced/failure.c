@@ -10,6 +10,9 @@
  * qmgr is told of it when the job comes back.  Failures of one message
  * that arrive together (one delivery's results) are one job, a batch,
  * and get one DSN listing every recipient.
+ * A delay notice (BOUNCE_DELAY, notify-of-delay-every) gives only a
+ * "delayed" DSN, and only to a recipient whose NOTIFY named DELAY: no
+ * classification, no suppression, no bounce-pipe event.
  * Failures: a spool file already gone means no DSN (logged); a spool
  * write error too (logged; the suppression entry is still made).
  */
@@ -97,12 +100,14 @@ static int failure_rate_ok(struct bounced_ctx *c, const char *sender, int64_t no
 
 /* failure_wants_dsn - the sender and NOTIFY rules above. */
 static int failure_wants_dsn(struct bounced_ctx *c, const struct spool_envelope *env,
-                             const struct spool_rcpt *r)
+                             const struct spool_rcpt *r, int delayed)
 {
     if (!c->cfg->send_dsn || env->mail_from == NULL || env->mail_from[0] == '\0')
         return 0;
     if (config_is_bounce_address(c->cfg, env->mail_from))
         return 0;
+    if (delayed)        /* RFC 3461 4.1: delays only when asked for */
+        return (r->notify & SPOOL_NOTIFY_DELAY) && !(r->notify & SPOOL_NOTIFY_NEVER);
     if (r->notify == 0)
         return 1;
     return (r->notify & SPOOL_NOTIFY_FAILURE) && !(r->notify & SPOOL_NOTIFY_NEVER);
@@ -121,7 +126,8 @@ static int failure_dsn(struct bounced_ctx *c, struct bjob *head, struct bjob **m
     struct buf out;
     uint64_t total = 0;
     size_t got = 0, i;
-    int full = env->ret == SPOOL_RET_FULL, rcode;
+    /* RFC 3461 4.3: RET=FULL is for failures; a delay returns headers */
+    int full = env->ret == SPOOL_RET_FULL && !head->ev.delayed, rcode;
     char *orig = failure_read_original(path, full ? DSN_FULL_MAX + 1 : FAILURE_HDR_READ, &got, &total);
     char qid[QUEUE_ID_SIZE];
 
@@ -154,6 +160,8 @@ static int failure_dsn(struct bounced_ctx *c, struct bjob *head, struct bjob **m
     in.full = full && orig && got == total;
     in.rcpts = rc;
     in.nrcpt = n;
+    in.delayed = (int)head->ev.delayed;
+    in.retry_until = (int64_t)head->ev.retry_until;
     buf_init(&out, FAILURE_DSN_MAX);
     rcode = dsn_make(&out, &in);
     if (rcode == 0) {
@@ -227,8 +235,14 @@ void failure_run(struct bounced_ctx *c, struct bjob *j)
 
     for (b = j; b && n < FAILURE_BATCH_MAX; b = b->batch)
         all[n++] = b;
-    for (i = 0; i < n; i++)
-        hard[i] = failure_one(c, all[i], &cat[i]);
+    for (i = 0; i < n; i++) {
+        if (j->ev.delayed) {
+            hard[i] = 0;
+            cat[i] = "delayed";
+        } else {
+            hard[i] = failure_one(c, all[i], &cat[i]);
+        }
+    }
     memset(&env, 0, sizeof(env));
     if (spool_msg_path(c->cfg->spool_dir, j->ev.queue_id, path, sizeof(path)) < 0
         || spool_read(path, &env, &off, &len, err, sizeof(err)) < 0) {
@@ -240,7 +254,7 @@ void failure_run(struct bounced_ctx *c, struct bjob *j)
             if (ev->rcpt_index >= env.nrcpt || strcasecmp(env.rcpts[ev->rcpt_index].addr, ev->rcpt) != 0)
                 msg_warn("%s: recipient %u is not <%s>; no DSN for it", ev->queue_id, ev->rcpt_index,
                          ev->rcpt);
-            else if (failure_wants_dsn(c, &env, &env.rcpts[ev->rcpt_index]))
+            else if (failure_wants_dsn(c, &env, &env.rcpts[ev->rcpt_index], (int)ev->delayed))
                 want[nwant++] = all[i];
         }
         if (nwant > 0 && !failure_rate_ok(c, env.mail_from, (int64_t)time(NULL))) {
@@ -252,14 +266,15 @@ void failure_run(struct bounced_ctx *c, struct bjob *j)
         }
     }
     for (i = 0; i < n; i++) {
-        if (c->bounce_pipe
+        if (c->bounce_pipe && !j->ev.delayed
             && bpipe_event(&j->pipe_b, "b", (int64_t)time(NULL), all[i]->ev.rcpt, cat[i], hard[i],
                            all[i]->ev.status, all[i]->ev.diag, all[i]->ev.queue_id, NULL,
                            env.mail_from) < 0)
             msg_warn("%s: bounce-pipe event dropped (too large)", all[i]->ev.queue_id);
         log_escape(esc, sizeof(esc), all[i]->ev.rcpt, strlen(all[i]->ev.rcpt));
         msg_info("%s: rcpt=<%s> status=%s category=%s %s%s%s%s", all[i]->ev.queue_id, esc,
-                 all[i]->ev.status, cat[i], hard[i] ? "hard, suppressed" : "soft",
+                 all[i]->ev.status, cat[i],
+                 j->ev.delayed ? "still queued" : hard[i] ? "hard, suppressed" : "soft",
                  dsn ? ", DSN " : "", dsn ? j->dsn_qid : "", dsn ? " to the sender" : "");
     }
     spool_envelope_free(&env);

@@ -382,7 +382,8 @@ static void jobs_next(void)
 
         /* one delivery's failures arrive together: one job, one DSN */
         while (B.head && B.head->kind == BJ_FAILURE && n < BJOB_BATCH_MAX
-               && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0) {
+               && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0
+               && B.head->ev.delayed == j->ev.delayed) {    /* one DSN, one kind */
             last->batch = B.head;
             last = B.head;
             B.head = B.head->next;
@@ -528,7 +529,7 @@ static void on_frame(struct ipc_conn *c, const struct ipc_frame *f)
         b->role = h.role;
         return;
     }
-    if (b->role == ROLE_QMGR && f->type == IPC_BOUNCE)
+    if (b->role == ROLE_QMGR && (f->type == IPC_BOUNCE || f->type == IPC_BOUNCE_DELAY))
         on_bounce(b, f);
     else if (b->role == ROLE_MASTER && f->type == IPC_CTL_REQUEST)
         on_ctl(b, f);

@@ -142,6 +142,7 @@ struct cfg_domain_settings {
     struct cfg_ip_limits src_msg_rate;      /* source-ip-max-msg-rate CIDR RATE */
     struct cfg_ip_limits src_connect_rate;  /* source-ip-max-connect-rate CIDR RATE */
     int verp;                       /* verp: signed VERP return path, default no (issue 6) */
+    uint32_t notify_delay_every;    /* notify-of-delay-every, seconds; 0 = never; default 4h */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };

@@ -186,6 +186,10 @@ const struct cfg_directive cfg_table[] = {
       .help = "refuse (550 at RCPT) recipients on the suppression list; no = accept them, then qmgr bounces them (5.7.1, `b` record) without delivering" },
     { .name = "verp", .synonyms = "verp-default", .scopes = CS_DOMAIN, .type = CT_BOOL, D(verp, 62),
       .def = "no", .help = "send with the signed VERP return path `bounces+ID.HASH@verp-domain` (needs verp-key or verp-key-file)" },
+    /* bit 63, the last free one of cfg_domain.set */
+    { .name = "notify-of-delay-every", .scopes = CS_DOMAIN, .type = CT_INTERVAL, D(notify_delay_every, 63),
+      .min = 0, .max = 365 * DAY, .def = "4h",
+      .help = "send the sender a \"delayed\" DSN (RFC 3464) each time a recipient that asked for one (NOTIFY=DELAY) has waited this long again; 0 = never" },
 
     /* ---- <smtp-listener> ---- */
     { .name = "source", .scopes = CS_LISTENER, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
@@ -448,7 +452,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("default-smtp-port", "port used for MX hosts"),
     NOTYET("smtp-out-rampup-interval", "gap between new connections"),
     NOTYET("reroute-to-virtual-mta", "send a queue's mail via another virtual MTA"),
-    NOTYET("notify-of-delay-every", "delay DSN interval"),
     NOTYET("dsn-format", "bounce format"),
     NOTYET("auth-username", "outbound SMTP AUTH user"),
     NOTYET("auth-password", "outbound SMTP AUTH password"),

@@ -17,6 +17,8 @@
  * delivery attempt (550 5.7.1, a `b` record; PowerMTA's
  * accept-invalid-recipients behaviour); the database is bounced's, read
  * here read-only.
+ * Delay notices (bounce_client_delay, at the end of this file) use the
+ * same outbox and spool hold with the BOUNCE_DELAY message.
  * XXX the BOUNCEs in flight live in memory only: if qmgr dies before
  * bounced acknowledges, that recipient gets no DSN (its `b` record and
  * the journal are unaffected).  Journaling them would make DSNs
@@ -267,6 +269,72 @@ int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_m
     msg_info("%s: <%s> is suppressed (%s); bounced without delivery", msg->qid, addr, e.reason);
     result_bounce_local(m, r, now_ms, "5.7.1", diag);
     return 1;
+}
+
+/* ---- delay notices (notify-of-delay-every; issue 6) -------------------
+ * How many notices a recipient has had is kept in the high nibble of
+ * qrcpt.flags, as count + 1 (0 = not counted yet), so qrcpt does not
+ * grow.  It is not journaled: a recipient counted for the first time
+ * after a qmgr restart (attempts > 1) is taken to have had every notice
+ * due so far, so a restart never repeats one (at worst the one falling
+ * due across the restart is skipped). */
+#define DELAY_SHIFT 4
+#define DELAY_MAX   14          /* count + 1 must fit the nibble */
+_Static_assert(((RF_EXPIRE | RF_DELETE) >> DELAY_SHIFT) == 0, "RF_* flags collide with the delay count");
+
+void bounce_client_delay(struct qmgr *m, struct qrcpt *r, const char *status, const char *diag,
+                         const char *remote_mx, int64_t now_ms)
+{
+    const struct qmsg *msg = r->msg;
+    const struct spool_rcpt *sr = &msg->env.rcpts[r->index];
+    uint32_t every = r->q ? r->q->s.notify_delay_every : 0;
+    int64_t age = now_ms / 1000 - (int64_t)msg->env.time_queued;
+    unsigned due, sent = (unsigned)(r->flags >> DELAY_SHIFT);
+    struct msg_bounce ev;
+    struct hold *h;
+
+    if (bc.ob == NULL || every == 0 || !(sr->notify & SPOOL_NOTIFY_DELAY)
+        || (sr->notify & SPOOL_NOTIFY_NEVER) || msg->env.mail_from == NULL
+        || msg->env.mail_from[0] == '\0' || status == NULL || status[0] != '4')
+        return;
+    due = age > 0 ? (unsigned)((uint64_t)age / every) : 0;
+    if (due > DELAY_MAX)
+        due = DELAY_MAX;
+    if (sent == 0)              /* first look: see the comment above */
+        sent = (r->attempts > 1 ? due : 0) + 1;
+    if (due + 1 <= sent) {
+        r->flags = (uint8_t)((r->flags & ((1u << DELAY_SHIFT) - 1)) | (sent << DELAY_SHIFT));
+        return;
+    }
+    r->flags = (uint8_t)((r->flags & ((1u << DELAY_SHIFT) - 1)) | ((due + 1) << DELAY_SHIFT));
+    memset(&ev, 0, sizeof(ev));
+    snprintf(ev.queue_id, sizeof(ev.queue_id), "%s", msg->qid);
+    ev.rcpt_index = r->index;
+    ev.delayed = 1;
+    ev.retry_until = (uint64_t)(rcpt_expiry_ms(r) / 1000);
+    ev.time_logged = (uint64_t)(now_ms / 1000);
+    snprintf(ev.rcpt, sizeof(ev.rcpt), "%s", sr->addr);
+    snprintf(ev.status, sizeof(ev.status), "%.*s", (int)strcspn(status, " "), status);
+    snprintf(ev.category, sizeof(ev.category), "other");
+    if (remote_mx && remote_mx[0])
+        snprintf(ev.dsn_mta, sizeof(ev.dsn_mta), "%s", remote_mx);
+    ev.diag = (char *)(diag ? diag : "");
+    h = hmap_get(&bc.holds, msg->qid);
+    if (h == NULL) {
+        h = calloc(1, sizeof(*h));
+        if (h != NULL)
+            snprintf(h->qid, sizeof(h->qid), "%s", msg->qid);
+        if (h == NULL || hmap_put(&bc.holds, h->qid, h) < 0) {
+            free(h);
+            msg_warn("%s: out of memory; no delay notice for <%s>", msg->qid, ev.rcpt);
+            return;
+        }
+    }
+    h->count++;             /* the spool file stays until bounced has read it */
+    if (outbox_push(bc.ob, bc_encode, &ev, h) < 0) {
+        msg_warn("%s: delay notice for <%s> cannot be encoded", msg->qid, ev.rcpt);
+        bc_done(h, 0, NULL);
+    }
 }
 
 size_t bounce_client_unacked(void)

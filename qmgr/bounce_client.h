@@ -37,6 +37,12 @@ const char *bounce_client_mail_from(const struct qmsg *msg, const struct queue *
  * domain's), bounce it (5.7.1, no delivery) and return 1; else 0. */
 struct qrcpt;
 int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_ms);
+/* Delay notices (notify-of-delay-every): called by result.c after r got
+ * a 4xx and was rescheduled.  When r asked for NOTIFY=DELAY and has been
+ * queued another whole interval since the last notice, send bounced a
+ * BOUNCE_DELAY (it spools a "delayed" DSN).  remote_mx may be NULL. */
+void bounce_client_delay(struct qmgr *m, struct qrcpt *r, const char *status, const char *diag,
+                         const char *remote_mx, int64_t now_ms);
 size_t bounce_client_unacked(void);
 void bounce_client_stop(void);
 
