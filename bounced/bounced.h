@@ -55,10 +55,12 @@ struct bjob_file {
 #define INBOUND_DONE_PREFIX ".done-"
 
 #define BJOB_BATCH_MAX 100     /* failures of one message in one job (one DSN) */
+#define BJOB_GROUP_MAX 256     /* batches (messages) whose writes share one commit */
 
 struct bjob {
     struct bjob *next;
     struct bjob *batch;         /* BJ_FAILURE: more failures of the same message */
+    struct bjob *group;         /* BJ_FAILURE: the next batch (other message) of this run */
     enum bjob_kind kind;
     uint64_t conn_id;           /* who to answer (0 = nobody) */
     uint32_t reqid;
@@ -86,7 +88,8 @@ int bjob_add_record(struct bjob *j, struct acct_record *r);
 int bjob_add_file(struct bjob *j, const char *qid, size_t first, size_t last);
 int bjob_add_forward(struct bjob *j, const char *qid);
 
-/* failure.c */
+/* failure.c: the batches j, j->group, ... (their suppression entries in
+ * one LMDB transaction, their DSNs in one spool group commit). */
 void failure_run(struct bounced_ctx *c, struct bjob *j);
 /* inbound.c: process every file in SPOOL/inbound. */
 void inbound_run(struct bounced_ctx *c, struct bjob *j);

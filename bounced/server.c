@@ -153,6 +153,8 @@ static void bjob_free(struct bjob *j)
 
     if (j->batch)
         bjob_free(j->batch);
+    if (j->group)
+        bjob_free(j->group);
     msg_bounce_free(&j->ev);
     for (i = 0; i < j->nrecs; i++)
         acct_record_free(&j->recs[i]);
@@ -278,7 +280,7 @@ static void job_reply(struct bjob *j)
 
 static void job_done(uv_work_t *w, int status)
 {
-    struct bjob *j = w->data;
+    struct bjob *j = w->data, *g;
     struct ftoken **tags = j->nrecs ? calloc(j->nrecs, sizeof(*tags)) : NULL;
     size_t i, f;
 
@@ -308,8 +310,9 @@ static void job_done(uv_work_t *w, int status)
                 acct_done(tags[i], 0, NULL);
         }
     free(tags);
-    if (j->dsn_qid[0] && outbox_push(B.qmgr, enc_new, j->dsn_qid, NULL) < 0)
-        msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", j->dsn_qid);
+    for (g = j; g; g = g->group)
+        if (g->dsn_qid[0] && outbox_push(B.qmgr, enc_new, g->dsn_qid, NULL) < 0)
+            msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", g->dsn_qid);
     for (i = 0; i < j->nfwd; i++)
         if (outbox_push(B.qmgr, enc_new, j->fwd[i], NULL) < 0)
             msg_error("%s: cannot tell qmgr of the forwarded copy (found at its next spool scan)",
@@ -317,8 +320,9 @@ static void job_done(uv_work_t *w, int status)
     if (j->kind != BJ_INBOUND) {
         struct bjob *b;
 
-        for (b = j; b; b = b->batch)
-            job_reply(b);
+        for (g = j; g; g = g->group)
+            for (b = g; b; b = b->batch)
+                job_reply(b);
     }
     bjob_free(j);
     jobs_next();
@@ -352,6 +356,27 @@ static void apply_pending_cfg(void)
 
 static void check_stop(void);
 
+/* take_batch - the failures of j's message queued right behind it join
+ * j's batch (one delivery's failures: one DSN). */
+static void take_batch(struct bjob *j)
+{
+    struct bjob *last = j;
+    size_t n = 1;
+
+    while (B.head && B.head->kind == BJ_FAILURE && n < BJOB_BATCH_MAX
+           && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0
+           && B.head->ev.delayed == j->ev.delayed) {    /* one DSN, one kind */
+        last->batch = B.head;
+        last = B.head;
+        B.head = B.head->next;
+        last->next = NULL;
+        B.njobs--;
+        n++;
+    }
+    if (B.head == NULL)
+        B.tail = NULL;
+}
+
 static void jobs_next(void)
 {
     struct bjob *j;
@@ -377,19 +402,20 @@ static void jobs_next(void)
     if (j->kind == BJ_INBOUND)
         B.inbound_waiting = 0;
     if (j->kind == BJ_FAILURE) {
-        struct bjob *last = j;
-        size_t n = 1;
+        struct bjob *g = j;
+        size_t ng = 1;
 
-        /* one delivery's failures arrive together: one job, one DSN */
-        while (B.head && B.head->kind == BJ_FAILURE && n < BJOB_BATCH_MAX
-               && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0
-               && B.head->ev.delayed == j->ev.delayed) {    /* one DSN, one kind */
-            last->batch = B.head;
-            last = B.head;
-            B.head = B.head->next;
-            last->next = NULL;
+        take_batch(j);
+        /* the next messages' failures already queued join this run: one
+         * LMDB transaction and one spool group commit for all of them */
+        while (B.head && B.head->kind == BJ_FAILURE && ng < BJOB_GROUP_MAX) {
+            g->group = B.head;
+            g = B.head;
+            B.head = g->next;
+            g->next = NULL;
             B.njobs--;
-            n++;
+            take_batch(g);
+            ng++;
         }
         if (B.head == NULL)
             B.tail = NULL;
