@@ -356,6 +356,22 @@ static void apply_pending_cfg(void)
 
 static void check_stop(void);
 
+static size_t batch_len(const struct bjob *j)
+{
+    size_t n = 0;
+
+    for (; j; j = j->batch)
+        n++;
+    return n;
+}
+
+static void batch_append(struct bjob *head, struct bjob *x)
+{
+    while (head->batch)
+        head = head->batch;
+    head->batch = x;
+}
+
 /* take_batch - the failures of j's message queued right behind it join
  * j's batch (one delivery's failures: one DSN). */
 static void take_batch(struct bjob *j)
@@ -407,13 +423,25 @@ static void jobs_next(void)
 
         take_batch(j);
         /* the next messages' failures already queued join this run: one
-         * LMDB transaction and one spool group commit for all of them */
+         * LMDB transaction and one spool group commit for all of them; a
+         * message already in the group (its frames came interleaved with
+         * another's) joins its batch, so it still gets one DSN */
         while (B.head && B.head->kind == BJ_FAILURE && ng < BJOB_GROUP_MAX) {
-            g->group = B.head;
-            g = B.head;
-            B.head = g->next;
-            g->next = NULL;
+            struct bjob *x = B.head, *m;
+
+            B.head = x->next;
+            x->next = NULL;
             B.njobs--;
+            for (m = j; m; m = m->group)
+                if (strcmp(m->ev.queue_id, x->ev.queue_id) == 0 && m->ev.delayed == x->ev.delayed
+                    && batch_len(m) < BJOB_BATCH_MAX)
+                    break;
+            if (m != NULL) {
+                batch_append(m, x);
+                continue;
+            }
+            g->group = x;
+            g = x;
             take_batch(g);
             ng++;
         }
