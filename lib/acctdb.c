@@ -312,6 +312,8 @@ int acctdb_parse_line(const char *line, size_t len, struct acct_record *r)
                     i++;
                     break;
                 }
+                if (line[i] == '\0')
+                    goto bad;
                 cell[o++] = line[i];
             }
             if (i < len && line[i] != ',')

@@ -125,6 +125,7 @@ static void test_parse_line(void **state)
     assert_int_equal(acctdb_parse_line("d,\"a\"b", 6, &r), -1);
     assert_int_equal(acctdb_parse_line("d,a\"b", 5, &r), -1);
     assert_int_equal(acctdb_parse_line("d\0x", 3, &r), -1);
+    assert_int_equal(acctdb_parse_line("\"\0\"", 3, &r), -1);     /* found by the fuzz target */
     for (i = 0; i < AF_COUNT; i++)
         assert_null(r.v[i]);
     /* AF_COUNT fields fit, one more does not */
