@@ -372,6 +372,19 @@ static void batch_append(struct bjob *head, struct bjob *x)
     head->batch = x;
 }
 
+/* tail_differs - whether any job queued after x is not a failure of x's
+ * message (x just came off the head). */
+static int tail_differs(const struct bjob *x)
+{
+    const struct bjob *q;
+
+    for (q = B.head; q; q = q->next)
+        if (q->kind != BJ_FAILURE || strcmp(q->ev.queue_id, x->ev.queue_id) != 0
+            || q->ev.delayed != x->ev.delayed)
+            return 1;
+    return 0;
+}
+
 /* take_batch - the failures of j's message queued right behind it join
  * j's batch (one delivery's failures: one DSN). */
 static void take_batch(struct bjob *j)
@@ -439,6 +452,17 @@ static void jobs_next(void)
             if (m != NULL) {
                 batch_append(m, x);
                 continue;
+            }
+            if (B.tail && B.tail->kind == BJ_FAILURE
+                && strcmp(B.tail->ev.queue_id, x->ev.queue_id) == 0 && !tail_differs(x)) {
+                /* the newest message: the rest of its failures may still
+                 * be on the way; it leads the next run instead */
+                x->next = B.head;
+                B.head = x;
+                if (B.tail == NULL)
+                    B.tail = x;
+                B.njobs++;
+                break;
             }
             g->group = x;
             g = x;

@@ -5,8 +5,8 @@ bounced's group commit).
 500 messages of 10 recipients each to a sink that refuses every RCPT
 with 550 5.1.1: 5,000 `b` records; DSNs at the sender's sink that name
 every failed recipient exactly once, each to its own message's sender
-(one DSN per message, unless that message's failures reached bounced on
-both sides of a job boundary); all 5,000 addresses on the suppression
+(one DSN per message: the newest message's failures are left for the
+next run, as more of them may still be arriving); all 5,000 addresses on the suppression
 list.  Prints how long bounced took from the first `b` record
 to the last DSN.
 """
