@@ -280,7 +280,7 @@ int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_m
  * due across the restart is skipped). */
 #define DELAY_SHIFT 4
 #define DELAY_MAX   14          /* count + 1 must fit the nibble */
-_Static_assert(((RF_EXPIRE | RF_DELETE) >> DELAY_SHIFT) == 0, "RF_* flags collide with the delay count");
+_Static_assert(((RF_EXPIRE | RF_DELETE) >> DELAY_SHIFT) == 0, "RF_* flags collide with the delay count (qmgr.h)");
 
 void bounce_client_delay(struct qmgr *m, struct qrcpt *r, const char *status, const char *diag,
                          const char *remote_mx, int64_t now_ms)
