@@ -75,8 +75,7 @@ static int all_fields[AF_COUNT];
 
 void acctd_db_dir(const struct config *cfg, char *out, size_t outlen)
 {
-    if (cfg->nacct_files == 0 || snprintf(out, outlen, "%s.lmdb", cfg->acct_files[0].path)
-                                     >= (int)outlen)
+    if (cfg->nacct_files == 0 || acctdb_dir_for(cfg->acct_files[0].path, out, outlen) < 0)
         out[0] = '\0';
 }
 

@@ -7,6 +7,7 @@
  *   failure.c    a final failure from qmgr: suppression, DSN to the sender
  *   dsn_make.c   the RFC 3464 DSN text
  *   inbound.c    mail for a bounce-domain: async bounces and complaints
+ *   original.c   the original message's fields from acctd's LMDB
  *   control.c    `mtactl suppression ...`
  *   classify.c and the parsers it calls: what a notice says
  *
@@ -31,6 +32,7 @@
 #include "verp_sign.h"
 
 struct bpipe;
+struct acctdb;
 
 struct bounced_ctx {
     struct config *cfg;
@@ -39,6 +41,7 @@ struct bounced_ctx {
     struct verp_key key;
     struct bpipe *bounce_pipe;  /* NULL = none (pipe.h) */
     struct bpipe *fbl_pipe;
+    struct acctdb *adb;         /* acctd's LMDB, read-only (original.c); NULL = not open */
 };
 
 enum bjob_kind { BJ_FAILURE, BJ_INBOUND, BJ_CTL };
@@ -52,10 +55,12 @@ struct bjob_file {
 #define INBOUND_DONE_PREFIX ".done-"
 
 #define BJOB_BATCH_MAX 100     /* failures of one message in one job (one DSN) */
+#define BJOB_GROUP_MAX 256     /* batches (messages) whose writes share one commit */
 
 struct bjob {
     struct bjob *next;
     struct bjob *batch;         /* BJ_FAILURE: more failures of the same message */
+    struct bjob *group;         /* BJ_FAILURE: the next batch (other message) of this run */
     enum bjob_kind kind;
     uint64_t conn_id;           /* who to answer (0 = nobody) */
     uint32_t reqid;
@@ -72,6 +77,8 @@ struct bjob {
     uint64_t pipe_b_size, pipe_f_size;  /* queue file sizes after appending */
     struct bjob_file *files;    /* BJ_INBOUND */
     size_t nfiles, capfiles;
+    char (*fwd)[QUEUE_ID_SIZE]; /* BJ_INBOUND: forwarded copies spooled: tell qmgr */
+    size_t nfwd, capfwd;
 };
 
 #define BJOB_PIPE_MAX (16u << 20)
@@ -79,8 +86,10 @@ struct bjob {
 /* Take ownership of *r (zeroed afterwards).  -1 when out of memory. */
 int bjob_add_record(struct bjob *j, struct acct_record *r);
 int bjob_add_file(struct bjob *j, const char *qid, size_t first, size_t last);
+int bjob_add_forward(struct bjob *j, const char *qid);
 
-/* failure.c */
+/* failure.c: the batches j, j->group, ... (their suppression entries in
+ * one LMDB transaction, their DSNs in one spool group commit). */
 void failure_run(struct bounced_ctx *c, struct bjob *j);
 /* inbound.c: process every file in SPOOL/inbound. */
 void inbound_run(struct bounced_ctx *c, struct bjob *j);
@@ -92,6 +101,11 @@ void inbound_recover(const char *spool_dir);
 struct spool_envelope;
 int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_envelope *env,
                     const char *data, size_t len);
+/* original.c: fill orig, timeQueued, vmta, vmtaPool, jobId, envId (and,
+ * for the same recipient, dlvSourceIp, queue) of the message qid into the
+ * empty fields of out.  1 = found, 0 = not (or no LMDB), -1 = no memory. */
+int original_fill(struct bounced_ctx *c, const char *qid, const char *rcpt, struct acct_record *out);
+void original_close(struct bounced_ctx *c);
 /* control.c */
 void bctl_run(struct bounced_ctx *c, struct bjob *j);
 /* server.c: the daemon (`bounced -c FILE`); returns the exit status. */

@@ -41,10 +41,12 @@ static int dsn_flush(struct dsn_rec *d, struct report *rep)
             r->status[0] = '\0';
         if (d->diag && *d->diag)
             report_set_diag(r, d->diag, strlen(d->diag));
+        /* "deliverable": Postfix's and Sendmail's address-verification
+         * reports (sendmail -bv), not in RFC 3464 but common */
         if (strcmp(r->action, "delivered") == 0 || strcmp(r->action, "relayed") == 0
-            || strcmp(r->action, "expanded") == 0)
+            || strcmp(r->action, "expanded") == 0 || strcmp(r->action, "deliverable") == 0)
             r->type = REPORT_DELIVERED;
-        else if (r->action[0] == '\0' && r->status[0] == '2')
+        else if (r->status[0] == '2' && strcmp(r->action, "failed") != 0)
             r->type = REPORT_DELIVERED;
         else
             r->type = REPORT_BOUNCE;

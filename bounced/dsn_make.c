@@ -15,13 +15,22 @@
 #define DSN_VALUE_MAX 4000
 
 /* put_date - RFC 5322 date in UTC. */
-static int put_date(struct buf *out, const char *name, int64_t t)
+/* fmt_date - RFC 5322 date-time of t, UTC. */
+static int fmt_date(char *d, size_t dlen, int64_t t)
 {
-    char d[64];
     time_t tt = (time_t)t;
     struct tm tm;
 
-    if (gmtime_r(&tt, &tm) == NULL || strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
+    if (gmtime_r(&tt, &tm) == NULL || strftime(d, dlen, "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
+        return -1;
+    return 0;
+}
+
+static int put_date(struct buf *out, const char *name, int64_t t)
+{
+    char d[64];
+
+    if (fmt_date(d, sizeof(d), t) < 0)
         return -1;
     return buf_printf(out, "%s: %s\r\n", name, d);
 }
@@ -95,11 +104,22 @@ static int put_human(struct buf *out, const struct dsn_input *in)
 
     if (buf_printf(out, "Content-Description: Notification\r\n"
                         "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-                        "This is the mail system at host %s.\r\n\r\n"
-                        "I'm sorry to have to inform you that your message could not\r\n"
-                        "be delivered to one or more recipients. The recipients and\r\n"
-                        "the reasons are listed below.\r\n\r\n", in->host_name) < 0)
+                        "This is the mail system at host %s.\r\n\r\n", in->host_name) < 0)
         return -1;
+    if (in->delayed) {
+        char until[64];
+
+        if (in->retry_until <= 0 || fmt_date(until, sizeof(until), in->retry_until) < 0)
+            snprintf(until, sizeof(until), "its delivery time runs out");
+        if (buf_printf(out, "Your message could not be delivered yet to the recipients\r\n"
+                            "below. The mail system will keep trying until\r\n%s.\r\n"
+                            "You do not need to send it again.\r\n\r\n", until) < 0)
+            return -1;
+    } else if (buf_append_str(out, "I'm sorry to have to inform you that your message could not\r\n"
+                                   "be delivered to one or more recipients. The recipients and\r\n"
+                                   "the reasons are listed below.\r\n\r\n") < 0) {
+        return -1;
+    }
     for (i = 0; i < in->nrcpt; i++) {
         const struct dsn_rcpt *r = &in->rcpts[i];
 
@@ -137,7 +157,7 @@ static int put_status(struct buf *out, const struct dsn_input *in)
                                       : put_field(out, "Original-Recipient", "rfc822; ", r->orcpt) < 0)
                 return -1;
         }
-        if (buf_append_str(out, "Action: failed\r\n") < 0
+        if (buf_append_str(out, in->delayed ? "Action: delayed\r\n" : "Action: failed\r\n") < 0
             || put_field(out, "Status", "", r->status) < 0)
             return -1;
         if (r->remote_mta && r->remote_mta[0] && put_field(out, "Remote-MTA", "dns; ", r->remote_mta) < 0)
@@ -145,6 +165,8 @@ static int put_status(struct buf *out, const struct dsn_input *in)
         if (r->diag && r->diag[0] && put_field(out, "Diagnostic-Code", "smtp; ", r->diag) < 0)
             return -1;
         if (put_date(out, "Last-Attempt-Date", in->now) < 0)
+            return -1;
+        if (in->delayed && in->retry_until > 0 && put_date(out, "Will-Retry-Until", in->retry_until) < 0)
             return -1;
     }
     return 0;
@@ -160,7 +182,8 @@ int dsn_make(struct buf *out, const struct dsn_input *in)
         || in->dsn_qid == NULL || in->nrcpt == 0)
         return -1;
     snprintf(boundary, sizeof(boundary), "%s/%s", in->dsn_qid, in->host_name);
-    full = in->full && in->orig && in->origlen <= DSN_FULL_MAX;
+    /* RFC 3461 4.3: RET=FULL applies to failures; a delay gets headers */
+    full = in->full && !in->delayed && in->orig && in->origlen <= DSN_FULL_MAX;
     if (put_date(out, "Date", in->now) < 0)
         return -1;
     if (in->from && in->from[0]) {
@@ -171,7 +194,8 @@ int dsn_make(struct buf *out, const struct dsn_input *in)
         return -1;
     if (buf_append_str(out, "To: <") < 0 || put_clean(out, in->to, 5, 512) < 0
         || buf_append_str(out, ">\r\n") < 0
-        || buf_append_str(out, "Subject: Undelivered Mail Returned to Sender\r\n") < 0
+        || buf_append_str(out, in->delayed ? "Subject: Delayed Mail (still being retried)\r\n"
+                                           : "Subject: Undelivered Mail Returned to Sender\r\n") < 0
         || buf_printf(out, "Message-ID: <%s@%s>\r\n", in->dsn_qid, in->host_name) < 0
         || buf_append_str(out, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n") < 0
         || buf_printf(out, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
@@ -185,7 +209,8 @@ int dsn_make(struct buf *out, const struct dsn_input *in)
     if (in->orig && in->origlen > 0) {
         hl = full ? in->origlen : dsn_header_len(in->orig, in->origlen);
         if (buf_printf(out, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
-                       full ? "Undelivered Message" : "Undelivered Message Headers",
+                       full ? "Undelivered Message"
+                            : in->delayed ? "Delayed Message Headers" : "Undelivered Message Headers",
                        full ? "message/rfc822" : "text/rfc822-headers",
                        dsn_has_8bit(in->orig, hl) ? "Content-Transfer-Encoding: 8bit\r\n" : "") < 0
             || buf_append(out, in->orig, hl) < 0)

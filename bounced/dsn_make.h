@@ -4,7 +4,9 @@
  * human-readable part, a message/delivery-status part (one per-recipient
  * block per failed recipient) and the original's headers
  * (text/rfc822-headers) or, for RET=FULL, the whole original
- * (message/rfc822).  Pure: text in, text out, so it is unit-tested alone.
+ * (message/rfc822); or, for a delay notice, the same with Action: delayed
+ * and Will-Retry-Until (RFC 3464 2.3.3, 2.3.9).  Pure: text in, text out,
+ * so it is unit-tested alone.
  */
 #ifndef COURSER_BOUNCED_DSN_MAKE_H
 #define COURSER_BOUNCED_DSN_MAKE_H
@@ -38,6 +40,8 @@ struct dsn_input {
     int full;                   /* orig is the whole message: attach it */
     const struct dsn_rcpt *rcpts;
     size_t nrcpt;
+    int delayed;                /* a delay notice: Action: delayed, still retried */
+    int64_t retry_until;        /* delayed: Will-Retry-Until, 0 = not given */
 };
 
 /* Append the DSN message (CRLF lines, each at most 998 bytes) to out.

@@ -18,6 +18,14 @@
  * complainer, and hard-bounced recipients of a notice whose VERP verified
  * (or of any notice when no VERP key is configured): a forged DSN without
  * VERP must not be able to suppress an address.
+ * Mail that came to a <bounce-processor>/<feedback-loop-processor>
+ * address (rather than a plain bounce-domain) and is not recognised
+ * (no DSN, ARF or JMRP: an auto-reply, a person) is forwarded unchanged
+ * to its forward-unmatched-to addresses; a notice recognised but without
+ * a recipient we could read to its forward-errors-to addresses.  The copy
+ * is a new spool message with the null return path (a failure of it can
+ * never come back here) announced to qmgr like a DSN; a forward address
+ * that is itself a bounce address is skipped (it would loop).
  * A file that gave records is renamed inbound/.done-ID and removed once
  * acctd has acknowledged them (server.c); at start such files are put
  * back and processed again (at-least-once: records may repeat).  Other
@@ -211,10 +219,14 @@ static int inbound_set(struct acct_record *a, enum acct_field f, const char *v)
     return v && v[0] ? acct_set(a, f, v) : 0;
 }
 
-/* inbound_record - one rb/rs/f record. */
-static int inbound_record(struct bjob *j, const char *type, const struct spool_envelope *env,
-                          const struct report *rep, const struct report_rcpt *r,
-                          const struct inbound_orig *o, const char *format)
+/* inbound_record - one rb/rs/f record.  The original's fields (orig,
+ * vmta, jobId, dlvSourceIp, ...) come from accounting (original.c); when
+ * the original is unknown, orig is the address the notice came to, as in
+ * PowerMTA ("originator, taken from report's recipient address"). */
+static int inbound_record(struct bounced_ctx *c, struct bjob *j, const char *type,
+                          const struct spool_envelope *env, const struct report *rep,
+                          const struct report_rcpt *r, const struct inbound_orig *o,
+                          const char *format)
 {
     struct acct_record a;
     char t[64], tmp[REPORT_DIAG_MAX + 64];
@@ -248,6 +260,8 @@ static int inbound_record(struct bjob *j, const char *type, const struct spool_e
     rc |= inbound_set(&a, AF_QUEUE_ID, o->id);
     rc |= acct_set(&a, AF_FORMAT, format);
     rc |= inbound_set(&a, AF_REP_SOURCE_IP, env->client_ip);
+    if (rc == 0 && original_fill(c, o->id, r->addr, &a) == 0 && env->nrcpt > 0)
+        rc |= inbound_set(&a, AF_ORIG, env->rcpts[0].addr);
     if (rc == 0 && bjob_add_record(j, &a) == 0)
         return 0;
     acct_record_free(&a);
@@ -268,9 +282,54 @@ static void inbound_suppress(struct bounced_ctx *c, const char *addr, const char
         msg_error("cannot add <%s> to the suppression list", addr);
 }
 
+/* inbound_forward - spool data unchanged to the n addresses in to[]. */
+static void inbound_forward(struct bounced_ctx *c, struct bjob *j, const struct spool_envelope *env,
+                            const char *data, size_t len, char (*to)[CFG_NAME_MAX], size_t n,
+                            const char *why)
+{
+    struct spool_envelope d;
+    struct spool_rcpt r[CFG_PROC_FORWARD_MAX];
+    char qid[QUEUE_ID_SIZE];
+    size_t i, k = 0;
+
+    for (i = 0; i < n && k < CFG_PROC_FORWARD_MAX; i++) {
+        if (config_is_bounce_address(c->cfg, to[i])) {
+            msg_warn("%s: forward address <%s> is a bounce address: skipped (it would loop)",
+                     env->queue_id, to[i]);
+            continue;
+        }
+        memset(&r[k], 0, sizeof(r[k]));
+        r[k].addr = to[i];
+        r[k].notify = SPOOL_NOTIFY_NEVER;
+        k++;
+    }
+    if (k == 0)
+        return;
+    queue_id_new(qid);
+    memset(&d, 0, sizeof(d));
+    memcpy(d.queue_id, qid, QUEUE_ID_SIZE);
+    d.time_queued = (uint64_t)time(NULL);
+    d.client_ip = env->client_ip ? env->client_ip : (char *)"127.0.0.1";
+    d.client_helo = env->client_helo ? env->client_helo : c->cfg->host_name;
+    d.listener = (char *)"bounced";
+    d.mail_from = (char *)"";
+    d.body_8bit = env->body_8bit;
+    d.nrcpt = (uint32_t)k;
+    d.rcpts = r;
+    if (spool_commit(c->cfg->spool_dir, &d, data, len) < 0) {
+        msg_error("%s: cannot spool the forwarded copy: %s", env->queue_id, strerror(errno));
+        return;
+    }
+    if (bjob_add_forward(j, qid) < 0)
+        msg_error("%s: out of memory (qmgr finds %s at its next spool scan)", env->queue_id, qid);
+    msg_info("%s: %s notice forwarded as %s to %zu address(es)", env->queue_id, why, qid, k);
+}
+
 int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_envelope *env,
                     const char *data, size_t len)
 {
+    const struct cfg_processor *pr = env->nrcpt > 0 && env->rcpts[0].addr
+        ? config_processor_for(c->cfg, env->rcpts[0].addr) : NULL;
     struct report rep;
     struct inbound_orig o;
     const char *format, *type;
@@ -290,12 +349,19 @@ int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_en
     feedback = rep.type == REPORT_FEEDBACK;
     format = inbound_format(data, len, feedback);
     if (rep.type != REPORT_BOUNCE && rep.type != REPORT_DELIVERED && !feedback) {
-        msg_info("%s: %s notice (%zu recipients) from %s dropped", env->queue_id,
-                 rep.type == REPORT_AUTOREPLY ? "auto-reply" : "unrecognised", rep.n,
-                 env->client_ip ? env->client_ip : "?");
+        if (pr != NULL && pr->nforward_unmatched > 0)
+            inbound_forward(c, j, env, data, len, pr->forward_unmatched, pr->nforward_unmatched,
+                            "unmatched");
+        else
+            msg_info("%s: %s notice (%zu recipients) from %s dropped", env->queue_id,
+                     rep.type == REPORT_AUTOREPLY ? "auto-reply" : "unrecognised", rep.n,
+                     env->client_ip ? env->client_ip : "?");
         report_free(&rep);
         return 0;
     }
+    if (rep.n == 0 && pr != NULL && pr->nforward_errors > 0)
+        inbound_forward(c, j, env, data, len, pr->forward_errors, pr->nforward_errors,
+                        "unparsable");
     for (i = 0; i < rep.n; i++) {
         struct report_rcpt *r = &rep.r[i];
         int fb = feedback || r->type == REPORT_FEEDBACK;
@@ -305,7 +371,7 @@ int inbound_message(struct bounced_ctx *c, struct bjob *j, const struct spool_en
         if (!fb && r->type == REPORT_AUTOREPLY)
             continue;
         type = fb ? "f" : failed ? "rb" : "rs";
-        if (inbound_record(j, type, env, &rep, r, &o, format) == 0)
+        if (inbound_record(c, j, type, env, &rep, r, &o, format) == 0)
             made++;
         if (fb ? c->fbl_pipe != NULL : c->bounce_pipe != NULL) {
             if (bpipe_event(fb ? &j->pipe_f : &j->pipe_b, type, (int64_t)time(NULL), r->addr,

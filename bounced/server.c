@@ -131,6 +131,21 @@ static void acct_done(void *tag, int acked, void *arg)
     free(t);
 }
 
+int bjob_add_forward(struct bjob *j, const char *qid)
+{
+    if (j->nfwd == j->capfwd) {
+        size_t cap = j->capfwd ? j->capfwd * 2 : 8;
+        void *n = reallocarray(j->fwd, cap, sizeof(*j->fwd));
+
+        if (n == NULL)
+            return -1;
+        j->fwd = n;
+        j->capfwd = cap;
+    }
+    snprintf(j->fwd[j->nfwd++], QUEUE_ID_SIZE, "%s", qid);
+    return 0;
+}
+
 static void bjob_free(struct bjob *j)
 {
     size_t i;
@@ -138,6 +153,8 @@ static void bjob_free(struct bjob *j)
 
     if (j->batch)
         bjob_free(j->batch);
+    if (j->group)
+        bjob_free(j->group);
     msg_bounce_free(&j->ev);
     for (i = 0; i < j->nrecs; i++)
         acct_record_free(&j->recs[i]);
@@ -149,6 +166,7 @@ static void bjob_free(struct bjob *j)
     buf_free(&j->pipe_b);
     buf_free(&j->pipe_f);
     free(j->files);
+    free(j->fwd);
     free(j);
 }
 
@@ -262,7 +280,7 @@ static void job_reply(struct bjob *j)
 
 static void job_done(uv_work_t *w, int status)
 {
-    struct bjob *j = w->data;
+    struct bjob *j = w->data, *g;
     struct ftoken **tags = j->nrecs ? calloc(j->nrecs, sizeof(*tags)) : NULL;
     size_t i, f;
 
@@ -292,13 +310,19 @@ static void job_done(uv_work_t *w, int status)
                 acct_done(tags[i], 0, NULL);
         }
     free(tags);
-    if (j->dsn_qid[0] && outbox_push(B.qmgr, enc_new, j->dsn_qid, NULL) < 0)
-        msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", j->dsn_qid);
+    for (g = j; g; g = g->group)
+        if (g->dsn_qid[0] && outbox_push(B.qmgr, enc_new, g->dsn_qid, NULL) < 0)
+            msg_error("%s: cannot tell qmgr of the DSN (found at its next spool scan)", g->dsn_qid);
+    for (i = 0; i < j->nfwd; i++)
+        if (outbox_push(B.qmgr, enc_new, j->fwd[i], NULL) < 0)
+            msg_error("%s: cannot tell qmgr of the forwarded copy (found at its next spool scan)",
+                      j->fwd[i]);
     if (j->kind != BJ_INBOUND) {
         struct bjob *b;
 
-        for (b = j; b; b = b->batch)
-            job_reply(b);
+        for (g = j; g; g = g->group)
+            for (b = g; b; b = b->batch)
+                job_reply(b);
     }
     bjob_free(j);
     jobs_next();
@@ -322,6 +346,7 @@ static void apply_pending_cfg(void)
         bounce_patterns_free(B.ctx.patterns);
         B.ctx.patterns = tmp.patterns;
         B.ctx.key = tmp.key;
+        original_close(&B.ctx);     /* the acct-file (its LMDB) may have moved */
         config_free(B.ctx.cfg);
         B.ctx.cfg = B.pending_cfg;
         msg_info("configuration reloaded");
@@ -330,6 +355,56 @@ static void apply_pending_cfg(void)
 }
 
 static void check_stop(void);
+
+static size_t batch_len(const struct bjob *j)
+{
+    size_t n = 0;
+
+    for (; j; j = j->batch)
+        n++;
+    return n;
+}
+
+static void batch_append(struct bjob *head, struct bjob *x)
+{
+    while (head->batch)
+        head = head->batch;
+    head->batch = x;
+}
+
+/* tail_differs - whether any job queued after x is not a failure of x's
+ * message (x just came off the head). */
+static int tail_differs(const struct bjob *x)
+{
+    const struct bjob *q;
+
+    for (q = B.head; q; q = q->next)
+        if (q->kind != BJ_FAILURE || strcmp(q->ev.queue_id, x->ev.queue_id) != 0
+            || q->ev.delayed != x->ev.delayed)
+            return 1;
+    return 0;
+}
+
+/* take_batch - the failures of j's message queued right behind it join
+ * j's batch (one delivery's failures: one DSN). */
+static void take_batch(struct bjob *j)
+{
+    struct bjob *last = j;
+    size_t n = 1;
+
+    while (B.head && B.head->kind == BJ_FAILURE && n < BJOB_BATCH_MAX
+           && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0
+           && B.head->ev.delayed == j->ev.delayed) {    /* one DSN, one kind */
+        last->batch = B.head;
+        last = B.head;
+        B.head = B.head->next;
+        last->next = NULL;
+        B.njobs--;
+        n++;
+    }
+    if (B.head == NULL)
+        B.tail = NULL;
+}
 
 static void jobs_next(void)
 {
@@ -356,18 +431,43 @@ static void jobs_next(void)
     if (j->kind == BJ_INBOUND)
         B.inbound_waiting = 0;
     if (j->kind == BJ_FAILURE) {
-        struct bjob *last = j;
-        size_t n = 1;
+        struct bjob *g = j;
+        size_t ng = 1;
 
-        /* one delivery's failures arrive together: one job, one DSN */
-        while (B.head && B.head->kind == BJ_FAILURE && n < BJOB_BATCH_MAX
-               && strcmp(B.head->ev.queue_id, j->ev.queue_id) == 0) {
-            last->batch = B.head;
-            last = B.head;
-            B.head = B.head->next;
-            last->next = NULL;
+        take_batch(j);
+        /* the next messages' failures already queued join this run: one
+         * LMDB transaction and one spool group commit for all of them; a
+         * message already in the group (its frames came interleaved with
+         * another's) joins its batch, so it still gets one DSN */
+        while (B.head && B.head->kind == BJ_FAILURE && ng < BJOB_GROUP_MAX) {
+            struct bjob *x = B.head, *m;
+
+            B.head = x->next;
+            x->next = NULL;
             B.njobs--;
-            n++;
+            for (m = j; m; m = m->group)
+                if (strcmp(m->ev.queue_id, x->ev.queue_id) == 0 && m->ev.delayed == x->ev.delayed
+                    && batch_len(m) < BJOB_BATCH_MAX)
+                    break;
+            if (m != NULL) {
+                batch_append(m, x);
+                continue;
+            }
+            if (B.tail && B.tail->kind == BJ_FAILURE
+                && strcmp(B.tail->ev.queue_id, x->ev.queue_id) == 0 && !tail_differs(x)) {
+                /* the newest message: the rest of its failures may still
+                 * be on the way; it leads the next run instead */
+                x->next = B.head;
+                B.head = x;
+                if (B.tail == NULL)
+                    B.tail = x;
+                B.njobs++;
+                break;
+            }
+            g->group = x;
+            g = x;
+            take_batch(g);
+            ng++;
         }
         if (B.head == NULL)
             B.tail = NULL;
@@ -507,7 +607,7 @@ static void on_frame(struct ipc_conn *c, const struct ipc_frame *f)
         b->role = h.role;
         return;
     }
-    if (b->role == ROLE_QMGR && f->type == IPC_BOUNCE)
+    if (b->role == ROLE_QMGR && (f->type == IPC_BOUNCE || f->type == IPC_BOUNCE_DELAY))
         on_bounce(b, f);
     else if (b->role == ROLE_MASTER && f->type == IPC_CTL_REQUEST)
         on_ctl(b, f);
@@ -559,6 +659,7 @@ static void finish(void)
     msg_info("stopped: %zu accounting records and %zu notices not yet taken",
              outbox_pending(B.acct), outbox_pending(B.qmgr));
     suppress_close(B.ctx.sdb);
+    original_close(&B.ctx);
     exit(0);
 }
 

@@ -293,7 +293,7 @@ static int open_block(struct cfg_parser *p, char *inner)
     if (!(d->scopes & scope))
         return fail(p, "%s:%d: <%s> is not allowed in %s", p->file, p->line, d->name,
                     cfg_scope_name(scope));
-    if (*arg == '\0' && !(d->flags & CDF_NO_ARG))
+    if (*arg == '\0' && !(d->flags & (CDF_NO_ARG | CDF_OPT_ARG)))
         return fail(p, "%s:%d: <%s>: missing argument", p->file, p->line, d->name);
     if (*arg != '\0' && (d->flags & CDF_NO_ARG))
         return fail(p, "%s:%d: <%s> takes no argument", p->file, p->line, d->name);
@@ -332,6 +332,14 @@ static int open_block(struct cfg_parser *p, char *inner)
     } else if (strcmp(d->name, "pattern-list") == 0) {
         b.scope = CS_PATTERN;
         rc = cfg_pattern_list_block(p, arg, &b.index, why, sizeof(why));
+    } else if (strcmp(d->name, "bounce-processor") == 0
+               || strcmp(d->name, "feedback-loop-processor") == 0) {
+        b.scope = CS_BPROC;
+        rc = cfg_processor_block(p, d->name[0] == 'f', why, sizeof(why));
+        b.index = p->cfg->nprocessors - 1;
+    } else if (strcmp(d->name, "address-list") == 0) {
+        b.scope = CS_ADDRLIST;
+        b.index = p->stack[p->nstack - 1].index;
     } else if (strcmp(d->name, "smtp-pattern-list") == 0) {
         b.scope = CS_SMTPPAT;
         rc = cfg_smtp_list_block(p, arg, &b, why, sizeof(why));
@@ -798,6 +806,7 @@ void config_free(struct config *cfg)
     free(cfg->domain_keys);
     cfg_route_free(cfg);
     cfg_shaping_free(cfg);
+    cfg_bounce_free(cfg);
     free(cfg->bounce_domains);
     free(cfg);
 }

@@ -152,6 +152,7 @@ struct cfg_domain_settings {
     /* warmup-schedule inside <domain>: a daily cap per queue (domain x
      * vmta), on top of the vmta's own (qmgr/warmup.c) */
     struct cfg_warmup_plan { uint32_t day[CFG_WARMUP_MAX]; uint32_t n; } warmup_plan;
+    uint32_t notify_delay_every;    /* notify-of-delay-every, seconds; 0 = never; default 4h */
 };
 
 enum { CFG_DKIM_DEFER = 0, CFG_DKIM_SEND_UNSIGNED = 1 };
@@ -251,6 +252,22 @@ struct cfg_acct_file {
     int line;
 };
 
+/* A PowerMTA <bounce-processor> or <feedback-loop-processor>: the mail
+ * for its <address-list> goes to bounced (like a bounce-domain's); what
+ * bounced does with a notice it does not recognise follows the forward
+ * lists.  Its domains are also in config.bounce_domains. */
+#define CFG_PROC_FORWARD_MAX 16     /* forward-*-to addresses of one processor */
+struct cfg_processor {
+    int feedback;                   /* 1 = <feedback-loop-processor> */
+    char (*forward_unmatched)[CFG_NAME_MAX]; size_t nforward_unmatched;
+    char (*forward_errors)[CFG_NAME_MAX];    size_t nforward_errors;
+    char (*domains)[CFG_NAME_MAX];   size_t ndomains;
+    char (*addresses)[CFG_NAME_MAX]; size_t naddresses;   /* lower-case */
+    void **regexes;                  size_t nregexes;     /* pcre2_code *, caseless */
+    char file[PATH_MAX];
+    int line;
+};
+
 struct config {
     char path[PATH_MAX];            /* the main file, absolute */
     char dir[PATH_MAX];             /* its folder: base of relative paths */
@@ -303,6 +320,8 @@ struct config {
     uint32_t max_dsn_per_sender;    /* per sender address and hour, default 100, 0 = no limit */
     char bounce_pipe[1024];         /* "PROGRAM ARGS" for b/rb/rs events, "" = none */
     char fbl_pipe[1024];            /* the same for f events */
+    /* <bounce-processor> / <feedback-loop-processor> (config_bounce.c) */
+    struct cfg_processor *processors; size_t nprocessors;
 };
 
 /* Load and validate path.  Returns 0 and *out, or -1 and one line in err
@@ -349,6 +368,11 @@ const struct smtp_pattern_list *config_find_smtp_list(const struct config *cfg, 
 int config_is_held_domain(const struct config *cfg, const char *domain);
 /* Whether domain is a bounce-domain (its mail goes to bounced). */
 int config_is_bounce_domain(const struct config *cfg, const char *domain);
+/* Whether mail for addr (local@domain) goes to bounced: its domain is a
+ * bounce-domain or a processor's address-list matches it. */
+int config_is_bounce_address(const struct config *cfg, const char *addr);
+/* The first processor whose address-list matches addr, or NULL. */
+const struct cfg_processor *config_processor_for(const struct config *cfg, const char *addr);
 /* The suppression database folder: suppression-db or SPOOL/suppress. */
 int config_suppression_dir(const struct config *cfg, char *out, size_t outlen);
 

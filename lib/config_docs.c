@@ -11,7 +11,7 @@
 
 static const unsigned doc_scopes[] = {
     CS_GLOBAL, CS_LISTENER, CS_SOURCE, CS_VMTA, CS_POOL, CS_DOMAIN, CS_ACCT, CS_SPOOL, CS_SMTPPAT,
-    CS_PATTERN, CS_ROLLUP,
+    CS_PATTERN, CS_ROLLUP, CS_BPROC, CS_ADDRLIST,
 };
 
 /* cell - text for a Markdown table cell ('|' escaped). */

@@ -65,6 +65,13 @@ const struct cfg_directive cfg_table[] = {
     { .name = "pattern-list", .scopes = CS_GLOBAL, .type = CT_BLOCK, .syntax = "NAME",
       .help = "rules choosing the virtual MTA from headers or the envelope; a `<source>` uses one with `pattern-list NAME`" },
 
+    { .name = "bounce-processor", .scopes = CS_GLOBAL, .flags = CDF_NO_ARG | CDF_REPEAT, .type = CT_BLOCK,
+      .syntax = "", .help = "PowerMTA's async-bounce processor: mail for its `<address-list>` goes to bounced (as for a bounce-domain): DSNs give `rb`/`rs` records (docs/bounces.md); a change needs a restart in PowerMTA, a reload here" },
+    { .name = "feedback-loop-processor", .scopes = CS_GLOBAL, .flags = CDF_NO_ARG | CDF_REPEAT, .type = CT_BLOCK,
+      .syntax = "", .help = "PowerMTA's FBL processor: mail for its `<address-list>` goes to bounced; ARF/JMRP reports give `f` records and suppress the complainer" },
+    { .name = "address-list", .scopes = CS_BPROC, .flags = CDF_OPT_ARG, .type = CT_BLOCK,
+      .syntax = "[NAME]", .help = "the addresses and domains whose mail the processor takes (the optional list name is not needed inside a processor)" },
+
     /* ---- global ---- */
     { .name = "include", .scopes = CS_ALL & ~CS_SPOOL, .flags = CDF_REPEAT | CDF_DEF_TEXT,
       .type = CT_SPECIAL, .apply = cfg_apply_include, .syntax = "path (wildcards allowed)",
@@ -122,6 +129,27 @@ const struct cfg_directive cfg_table[] = {
       .help = "when dkimsign loads keys (start, reload), look up each one's TXT record (dns-server) and log whether it publishes that key; a mismatch is reported, signing goes on" },
 
     /* ---- bounces, feedback loops, suppression (issue 6; config_bounce.c) ---- */
+    { .name = "deliver-unmatched-email", .scopes = CS_BPROC, .type = CT_SPECIAL, .apply = cfg_apply_proc_deliver,
+      .syntax = "no", .def = "no", .flags = CDF_DEF_TEXT,
+      .help = "only `no`: mail the processor does not recognise is dropped (logged) or sent to forward-unmatched-to.  PowerMTA's default is yes (deliver by the domain's type file/pipe), which Courser does not have" },
+    { .name = "deliver-matched-email", .scopes = CS_BPROC, .type = CT_SPECIAL, .apply = cfg_apply_proc_deliver,
+      .syntax = "no", .def = "no", .flags = CDF_DEF_TEXT,
+      .help = "only `no` (PowerMTA's default): a recognised bounce or report ends in bounced" },
+    { .name = "forward-unmatched-to", .scopes = CS_BPROC, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_proc_forward, .syntax = "ADDRESS", .def = "(none)",
+      .help = "mail the processor does not recognise (not a DSN, ARF or JMRP report; auto-replies) is forwarded unchanged to ADDRESS with the null return path" },
+    { .name = "forward-errors-to", .scopes = CS_BPROC, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_proc_forward, .syntax = "ADDRESS", .def = "(none)",
+      .help = "a notice recognised as a bounce or report but with no recipient that could be read out of it is forwarded unchanged to ADDRESS" },
+    { .name = "domain", .scopes = CS_ADDRLIST, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_addrlist_domain, .syntax = "DOMAIN", .def = "(none)",
+      .help = "mail to any address at DOMAIN (exactly) is the processor's; DOMAIN also counts as a bounce-domain" },
+    { .name = "address", .scopes = CS_ADDRLIST, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_addrlist_address, .syntax = "ADDRESS or /REGEX/", .def = "(none)",
+      .help = "mail to this address (without regard to case), or to every address the regex matches (PCRE, case-insensitive, against local@domain), is the processor's" },
+    { .name = "address-file", .scopes = CS_ADDRLIST, .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL,
+      .apply = cfg_apply_addrlist_file, .syntax = "PATH", .def = "(none)",
+      .help = "one complete address per line (`#` comments); read at load and reload (PowerMTA's bare local parts are refused)" },
     { .name = "bounce-domain", .synonyms = "feedback-loop-domain", .scopes = CS_GLOBAL,
       .flags = CDF_REPEAT | CDF_DEF_TEXT, .type = CT_SPECIAL, .apply = cfg_apply_bounce_domain,
       .syntax = "DOMAIN", .def = "(none)",
@@ -158,6 +186,10 @@ const struct cfg_directive cfg_table[] = {
       .help = "refuse (550 at RCPT) recipients on the suppression list; no = accept them, then qmgr bounces them (5.7.1, `b` record) without delivering" },
     { .name = "verp", .synonyms = "verp-default", .scopes = CS_DOMAIN, .type = CT_BOOL, D(verp, 62),
       .def = "no", .help = "send with the signed VERP return path `bounces+ID.HASH@verp-domain` (needs verp-key or verp-key-file)" },
+    /* bit 63, the last free one of cfg_domain.set */
+    { .name = "notify-of-delay-every", .scopes = CS_DOMAIN, .type = CT_INTERVAL, D(notify_delay_every, 63),
+      .min = 0, .max = 365 * DAY, .def = "4h",
+      .help = "send the sender a \"delayed\" DSN (RFC 3464) each time a recipient that asked for one (NOTIFY=DELAY) has waited this long again; 0 = never" },
 
     /* ---- <smtp-listener> ---- */
     { .name = "source", .scopes = CS_LISTENER, .flags = CDF_DEF_TEXT, .type = CT_SPECIAL,
@@ -432,7 +464,6 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("default-smtp-port", "port used for MX hosts"),
     NOTYET("smtp-out-rampup-interval", "gap between new connections"),
     NOTYET("reroute-to-virtual-mta", "send a queue's mail via another virtual MTA"),
-    NOTYET("notify-of-delay-every", "delay DSN interval"),
     NOTYET("dsn-format", "bounce format"),
     NOTYET("auth-username", "outbound SMTP AUTH user"),
     NOTYET("auth-password", "outbound SMTP AUTH password"),
@@ -463,12 +494,11 @@ const struct cfg_directive cfg_table[] = {
     NOTYET("min-free-space", "spool free-space floor"),
     NOTYET("deliver-only", "drain a foreign spool"),
     NOTYET_BLOCK("bounce-category-patterns", "bounce category regexes"),
-    NOTYET_BLOCK("bounce-processor", "inbound DSN processing (use bounce-domain)"),
-    NOTYET_BLOCK("feedback-loop-processor", "inbound ARF processing (use bounce-domain)"),
+    NOTYET("deliver-email", "deprecated by PowerMTA: use deliver-matched-email/deliver-unmatched-email"),
     NOTYET_BLOCK("smtp-user", "SMTP AUTH users"),
     NOTYET_BLOCK("source-group", "limits shared by sources"),
-    NOTYET_BLOCK("address-list", "suppression lists"),
-    NOTYET_BLOCK("email-patterns", "DSN/FBL body patterns"),
+    NOTYET_BLOCK("address-list", "named address lists for suppression-lists (inside a processor: supported)"),
+    NOTYET_BLOCK("email-patterns", "DSN/FBL body patterns (body-pattern-file)"),
     NOTYET_BLOCK("rewrite-list", "address rewriting"),
     NOTYET_BLOCK("domain-key-list", "named DKIM key sets"),
     NOTYET_BLOCK("dns", "DNS pre-caching"),
@@ -525,6 +555,8 @@ const char *cfg_scope_name(unsigned scope)
     case CS_PATTERN:  return "<pattern-list>";
     case CS_ROLLUP:   return "<mx-rollup-list>";
     case CS_SMTPPAT:  return "<smtp-pattern-list>";
+    case CS_BPROC:    return "<bounce-processor>/<feedback-loop-processor>";
+    case CS_ADDRLIST: return "<address-list>";
     default:          return "?";
     }
 }

@@ -25,6 +25,8 @@ enum cfg_scope {
     CS_PATTERN = 1 << 14,       /* <pattern-list> (issue 3; 12 is <smtp-pattern-list>) */
     CS_ROLLUP = 1 << 15,        /* <mx-rollup-list> (issue 3) */
     CS_SMTPPAT = 1 << 12,       /* <smtp-pattern-list>; a high bit, so other new scopes don't collide */
+    CS_BPROC = 1 << 10,         /* <bounce-processor>, <feedback-loop-processor> (issue 6) */
+    CS_ADDRLIST = 1 << 11,      /* <address-list> inside one of them (issue 6) */
 };
 #define CS_ALL 0xffffu
 
@@ -49,6 +51,7 @@ enum cfg_flag {
     CDF_REPEAT = 1 << 1,        /* may be given several times (docs only) */
     CDF_DEF_TEXT = 1 << 2,      /* def describes the default, is not a value */
     CDF_NO_ARG = 1 << 8,        /* a block written without an argument */
+    CDF_OPT_ARG = 1 << 9,       /* a block whose argument may be left out */
 };
 
 struct cfg_parser;
@@ -226,6 +229,22 @@ int cfg_apply_pipe(struct cfg_parser *p, const struct cfg_directive *d, const ch
         void *base, char *why, size_t whylen);
 int cfg_apply_hard_categories(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
         void *base, char *why, size_t whylen);
+/* <bounce-processor>/<feedback-loop-processor> contents (config_bounce.c). */
+int cfg_apply_proc_deliver(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_proc_forward(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_addrlist_domain(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_addrlist_address(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+int cfg_apply_addrlist_file(struct cfg_parser *p, const struct cfg_directive *d, const char *value,
+        void *base, char *why, size_t whylen);
+/* Open "<bounce-processor>" (feedback 0) or "<feedback-loop-processor>". */
+int cfg_processor_block(struct cfg_parser *p, int feedback, char *why, size_t whylen);
+void cfg_bounce_free(struct config *cfg);
+#define CFG_PROCESSORS_MAX  64
+#define CFG_PROC_ITEMS_MAX  65536   /* addresses, domains, regexes of one processor */
 #define CFG_DOMAIN_KEYS_MAX 65536   /* domain-key lines in one scope */
 
 /* Traffic-shaping handlers (config_shaping.c). */

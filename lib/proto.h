@@ -38,6 +38,7 @@ enum ipc_type {
      * that types added elsewhere meanwhile do not collide */
     IPC_BOUNCE = 20,
     IPC_BOUNCE_ACK = 21,
+    IPC_BOUNCE_DELAY = 22,      /* a delay notice (NOTIFY=DELAY); answered with IPC_BOUNCE_ACK */
 };
 
 enum ipc_role {

@@ -191,11 +191,11 @@ int spool_commit_inbound(const char *spool_dir, const struct spool_envelope *e,
     return commit_to(spool_dir, e, msg, msglen, 1);
 }
 
-/* commit_to - the durable write of spool_commit into msg/XY/ or inbound/. */
-static int commit_to(const char *spool_dir, const struct spool_envelope *e,
-                     const void *msg, size_t msglen, int inbound)
+/* write_tmp - envelope + message into DIR/tmp/ID (synced when sync),
+ * with the final path in final.  0, or -1 with errno and nothing left. */
+static int write_tmp(const char *spool_dir, const struct spool_envelope *e, const void *msg,
+                     size_t msglen, int inbound, int sync, char *tmp, char *final)
 {
-    char tmp[PATH_MAX], final[PATH_MAX];
     unsigned char head[SPOOL_HEAD_LEN], trailer[SPOOL_TRAILER_LEN];
     struct iovec iov[4];
     struct buf env;
@@ -206,9 +206,9 @@ static int commit_to(const char *spool_dir, const struct spool_envelope *e,
         errno = EINVAL;
         goto fail;
     }
-    if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", spool_dir, e->queue_id) >= (int)sizeof(tmp)
-        || (inbound ? spool_inbound_path(spool_dir, e->queue_id, final, sizeof(final))
-                    : spool_msg_path(spool_dir, e->queue_id, final, sizeof(final))) < 0) {
+    if (snprintf(tmp, PATH_MAX, "%s/tmp/%s", spool_dir, e->queue_id) >= PATH_MAX
+        || (inbound ? spool_inbound_path(spool_dir, e->queue_id, final, PATH_MAX)
+                    : spool_msg_path(spool_dir, e->queue_id, final, PATH_MAX)) < 0) {
         errno = ENAMETOOLONG;
         goto fail;
     }
@@ -237,20 +237,11 @@ static int commit_to(const char *spool_dir, const struct spool_envelope *e,
         goto fail;
     if (write_all_v(fd, iov, 4) < 0)
         goto fail_unlink;
-    if (spool_sync_enabled && fdatasync(fd) < 0)
+    if (sync && fdatasync(fd) < 0)
         goto fail_unlink;
     if (close(fd) < 0) {
         fd = -1;
         goto fail_unlink;
-    }
-    fd = -1;
-    if (rename(tmp, final) < 0)
-        goto fail_unlink;
-    if (spool_sync_enabled && fsync_dir_of(final) < 0) {
-        saved = errno;
-        unlink(final);
-        errno = saved;
-        goto fail;
     }
     buf_free(&env);
     return 0;
@@ -269,6 +260,116 @@ fail:
     buf_free(&env);
     errno = saved;
     return -1;
+}
+
+/* commit_to - the durable write of spool_commit into msg/XY/ or inbound/. */
+static int commit_to(const char *spool_dir, const struct spool_envelope *e,
+                     const void *msg, size_t msglen, int inbound)
+{
+    char tmp[PATH_MAX], final[PATH_MAX];
+    int saved;
+
+    if (write_tmp(spool_dir, e, msg, msglen, inbound, spool_sync_enabled, tmp, final) < 0)
+        return -1;
+    if (rename(tmp, final) < 0) {
+        saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    if (spool_sync_enabled && fsync_dir_of(final) < 0) {
+        saved = errno;
+        unlink(final);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- group commit (spool_batch_*) --------------------------------------
+ * N files cost two syncfs(2) calls instead of N fdatasync + N directory
+ * fsyncs: write every file to tmp/ unsynced; syncfs (their data is on
+ * disk); rename each into place; syncfs (the directory entries are).  A
+ * crash before the second syncfs leaves at worst some of them in tmp/
+ * (removed by qmgr's tmp cleaner) or in place: each is complete by then,
+ * and none was acknowledged, so its producer makes it again. */
+void spool_batch_init(struct spool_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+int spool_batch_add(struct spool_batch *b, const char *spool_dir, const struct spool_envelope *e,
+                    const void *msg, size_t msglen)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        void *p;
+
+        if (cap > SPOOL_BATCH_MAX) {
+            errno = ENOBUFS;
+            return -1;
+        }
+        p = reallocarray(b->f, cap, sizeof(*b->f));
+        if (p == NULL)
+            return -1;
+        b->f = p;
+        b->cap = cap;
+    }
+    if (write_tmp(spool_dir, e, msg, msglen, 0, 0, b->f[b->n].tmp, b->f[b->n].final) < 0)
+        return -1;
+    b->n++;
+    return 0;
+}
+
+/* sync_fs - syncfs on the file system holding path. */
+static int sync_fs(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+    if (fd < 0)
+        return -1;
+    r = syncfs(fd);
+    close(fd);
+    return r;
+}
+
+int spool_batch_commit(struct spool_batch *b, const char *spool_dir)
+{
+    size_t i;
+    int saved;
+
+    if (b->n == 0)
+        return 0;
+    if (spool_sync_enabled && sync_fs(spool_dir) < 0)
+        goto fail;
+    for (i = 0; i < b->n; i++)
+        if (rename(b->f[i].tmp, b->f[i].final) < 0)
+            goto fail_renamed;
+    if (spool_sync_enabled && sync_fs(spool_dir) < 0)
+        goto fail_renamed;
+    b->n = 0;
+    return 0;
+
+fail_renamed:
+    saved = errno;
+    while (i-- > 0)     /* nobody has been told of them yet */
+        (void)unlink(b->f[i].final);
+    errno = saved;
+fail:
+    saved = errno;
+    spool_batch_free(b);
+    errno = saved;
+    return -1;
+}
+
+void spool_batch_free(struct spool_batch *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++)
+        (void)unlink(b->f[i].tmp);
+    free(b->f);
+    memset(b, 0, sizeof(*b));
 }
 
 void spool_envelope_free(struct spool_envelope *e)

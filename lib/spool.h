@@ -23,6 +23,7 @@
 #ifndef COURSER_SPOOL_H
 #define COURSER_SPOOL_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -71,6 +72,22 @@ int spool_init_dirs(const char *spool_dir);
  * errno set and nothing left behind. */
 int spool_commit(const char *spool_dir, const struct spool_envelope *e,
                  const void *msg, size_t msglen);
+
+/* Group commit: spool_batch_add writes each file unsynced to tmp/;
+ * spool_batch_commit makes them all durable and puts them in msg/ (two
+ * syncfs calls for the lot); on failure (-1, errno) none is left behind.
+ * spool_batch_free drops what was not committed.  Blocking; a batch holds
+ * at most SPOOL_BATCH_MAX files. */
+#define SPOOL_BATCH_MAX 4096
+struct spool_batch {
+    struct { char tmp[PATH_MAX], final[PATH_MAX]; } *f;
+    size_t n, cap;
+};
+void spool_batch_init(struct spool_batch *b);
+int spool_batch_add(struct spool_batch *b, const char *spool_dir, const struct spool_envelope *e,
+                    const void *msg, size_t msglen);
+int spool_batch_commit(struct spool_batch *b, const char *spool_dir);
+void spool_batch_free(struct spool_batch *b);
 
 /* The same durable write, into inbound/ (mail for bounced, issue 6). */
 #define SPOOL_INBOUND_DIR "inbound"

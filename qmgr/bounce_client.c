@@ -27,6 +27,8 @@
  * at-least-once across qmgr crashes.  A replayed BOUNCE whose file is
  * already gone (removed after the ack, before the mark reached the disk)
  * is acknowledged by bounced without a DSN.
+ * Delay notices (bounce_client_delay, at the end of this file) use the
+ * same outbox and spool hold with the BOUNCE_DELAY message.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -293,7 +295,7 @@ size_t bounce_client_replay_end(void)
 
         /* our own bytes, CRC-checked; still parsed strictly */
         if (ipc_frame_parse(p->bytes, p->len, &f, &used) != 1 || used != p->len
-            || f.type != IPC_BOUNCE || msg_bounce_decode(&f, &ev) < 0) {
+            || (f.type != IPC_BOUNCE && f.type != IPC_BOUNCE_DELAY) || msg_bounce_decode(&f, &ev) < 0) {
             msg_warn("journal: unreadable BOUNCE %llu dropped", (unsigned long long)p->rid);
         } else {
             if (bc.ob == NULL || bc_push(&ev, rid, 0) < 0)
@@ -466,6 +468,59 @@ int bounce_client_drop_suppressed(struct qmgr *m, struct qrcpt *r, int64_t now_m
     msg_info("%s: <%s> is suppressed (%s); bounced without delivery", msg->qid, addr, e.reason);
     result_bounce_local(m, r, now_ms, "5.7.1", diag);
     return 1;
+}
+
+/* ---- delay notices (notify-of-delay-every; issue 6) -------------------
+ * How many notices a recipient has had is kept in the high nibble of
+ * qrcpt.flags, as count + 1 (0 = not counted yet), so qrcpt does not
+ * grow.  It is not journaled: a recipient counted for the first time
+ * after a qmgr restart (attempts > 1) is taken to have had every notice
+ * due so far, so a restart never repeats one (at worst the one falling
+ * due across the restart is skipped). */
+#define DELAY_SHIFT 4
+#define DELAY_MAX   14          /* count + 1 must fit the nibble */
+_Static_assert(((RF_EXPIRE | RF_DELETE) >> DELAY_SHIFT) == 0, "RF_* flags collide with the delay count (qmgr.h)");
+
+void bounce_client_delay(struct qmgr *m, struct qrcpt *r, const char *status, const char *diag,
+                         const char *remote_mx, int64_t now_ms)
+{
+    const struct qmsg *msg = r->msg;
+    const struct spool_rcpt *sr = &msg->env.rcpts[r->index];
+    uint32_t every = r->q ? r->q->s.notify_delay_every : 0;
+    int64_t age = now_ms / 1000 - (int64_t)msg->env.time_queued;
+    unsigned due, sent = (unsigned)(r->flags >> DELAY_SHIFT);
+    struct msg_bounce ev;
+
+    if (bc.ob == NULL || every == 0 || !(sr->notify & SPOOL_NOTIFY_DELAY)
+        || (sr->notify & SPOOL_NOTIFY_NEVER) || msg->env.mail_from == NULL
+        || msg->env.mail_from[0] == '\0' || status == NULL || status[0] != '4')
+        return;
+    due = age > 0 ? (unsigned)((uint64_t)age / every) : 0;
+    if (due > DELAY_MAX)
+        due = DELAY_MAX;
+    if (sent == 0)              /* first look: see the comment above */
+        sent = (r->attempts > 1 ? due : 0) + 1;
+    if (due + 1 <= sent) {
+        r->flags = (uint8_t)((r->flags & ((1u << DELAY_SHIFT) - 1)) | (sent << DELAY_SHIFT));
+        return;
+    }
+    r->flags = (uint8_t)((r->flags & ((1u << DELAY_SHIFT) - 1)) | ((due + 1) << DELAY_SHIFT));
+    memset(&ev, 0, sizeof(ev));
+    snprintf(ev.queue_id, sizeof(ev.queue_id), "%s", msg->qid);
+    ev.rcpt_index = r->index;
+    ev.delayed = 1;
+    ev.retry_until = (uint64_t)(rcpt_expiry_ms(r) / 1000);
+    ev.time_logged = (uint64_t)(now_ms / 1000);
+    snprintf(ev.rcpt, sizeof(ev.rcpt), "%s", sr->addr);
+    snprintf(ev.status, sizeof(ev.status), "%.*s", (int)strcspn(status, " "), status);
+    snprintf(ev.category, sizeof(ev.category), "other");
+    if (remote_mx && remote_mx[0])
+        snprintf(ev.dsn_mta, sizeof(ev.dsn_mta), "%s", remote_mx);
+    ev.diag = (char *)(diag ? diag : "");
+    /* same path as a final failure: the spool file is held, the notice
+     * journaled (replayed after a qmgr crash) until bounced acknowledges */
+    if (bc_push(&ev, bc.rid_next, 1) < 0)
+        msg_warn("%s: out of memory; no delay notice for <%s>", msg->qid, ev.rcpt);
 }
 
 size_t bounce_client_unacked(void)

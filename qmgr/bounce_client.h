@@ -46,6 +46,12 @@ void bounce_client_replay(const struct jrec *r);
 size_t bounce_client_replay_end(void);
 /* Compaction: write the stream's mark and every unacknowledged BOUNCE. */
 void bounce_client_pending(int (*put)(void *ctx, const struct jrec *r), void *ctx);
+/* Delay notices (notify-of-delay-every): called by result.c after r got
+ * a 4xx and was rescheduled.  When r asked for NOTIFY=DELAY and has been
+ * queued another whole interval since the last notice, send bounced a
+ * BOUNCE_DELAY (it spools a "delayed" DSN).  remote_mx may be NULL. */
+void bounce_client_delay(struct qmgr *m, struct qrcpt *r, const char *status, const char *diag,
+                         const char *remote_mx, int64_t now_ms);
 size_t bounce_client_unacked(void);
 void bounce_client_stop(void);
 

@@ -70,6 +70,7 @@ enum rcpt_state {
 };
 #define RF_EXPIRE 1     /* expired while in flight: bounce unless delivered */
 #define RF_DELETE 2     /* deleted by mtactl while in flight: bounce unless delivered */
+/* bits 4-7 of qrcpt.flags: delay notices sent + 1 (bounce_client.c); RF_* stay in 0-3 */
 
 struct qmsg;
 struct queue;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bounce_client.h"
 #include "bounce_status.h"
 #include "log.h"
 #include "qmgr.h"
@@ -265,6 +266,7 @@ static void result_transient(struct qmgr *m, struct qrcpt *r, const char *status
     schedule_wait(m, r, next);
     journal_rcpt(m, r, next);
     m->st.deferred++;
+    bounce_client_delay(m, r, status, diag, res ? res->remote_mx : NULL, now_ms);  /* NOTIFY=DELAY */
 }
 
 static int result_rcpt_level(const struct msg_result *res, const struct result_rcpt *rr,

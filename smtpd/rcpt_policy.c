@@ -7,7 +7,8 @@
  *     global list and the sender domain's list.  A database that cannot
  *     be read refuses nothing (logged once per failure streak): mail
  *     flow beats suppression.
- *   - bounce-domain: mail for a bounce-domain is for bounced, spooled to
+ *   - bounce-domain: mail for a bounce-domain (or a processor's
+ *     address-list) is for bounced, spooled to
  *     SPOOL/inbound instead of being queued; such recipients and others
  *     are not mixed in one transaction (452: the client sends them again
  *     in the next one, RFC 5321 3.3).
@@ -28,11 +29,11 @@ static struct {
     int failing;
 } rp;
 
+/* rcpt_is_inbound - a bounce-domain's, or a <bounce-processor>'s or
+ * <feedback-loop-processor>'s address-list's. */
 int rcpt_is_inbound(const struct session *s, const char *addr)
 {
-    const char *domain = cmd_addr_domain(addr);
-
-    return domain[0] != '\0' && config_is_bounce_domain(s->cfg->cfg, domain);
+    return cmd_addr_domain(addr)[0] != '\0' && config_is_bounce_address(s->cfg->cfg, addr);
 }
 
 int txn_is_inbound(const struct session *s)

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the decoders of issue 6 that take bytes from another
- * process or from disk: the BOUNCE frame qmgr sends bounced
- * (msg_bounce_decode), a suppression record read from LMDB
+ * process or from disk: the BOUNCE and BOUNCE_DELAY frames qmgr sends
+ * bounced (msg_bounce_decode), a suppression record read from LMDB
  * (suppress_value_decode), and the VERP address parser (verp_sign_parse,
  * fed by remote MTAs' bounces).  None may crash or read out of bounds.
  */
@@ -27,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.len = size;
     if (msg_bounce_decode(&f, &m) == 0)
         msg_bounce_free(&m);
+    f.type = IPC_BOUNCE_DELAY;
+    if (msg_bounce_decode(&f, &m) == 0) {
+        if (m.status[0] != '4')
+            __builtin_trap();       /* a delay is never permanent */
+        msg_bounce_free(&m);
+    }
     (void)suppress_value_decode(data, size, &e);
     s = malloc(size + 1);
     if (s == NULL)

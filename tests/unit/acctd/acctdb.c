@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "../../../acctd/acctdb.h"
+#include "acctdb.h"
 
 static char dir[256];
 
@@ -100,6 +100,41 @@ static void test_round_trip(void **state)
     acctdb_close(db);
 }
 
+/* acctdb_parse_line: RFC 4180 cells back into fields, damage refused. */
+static void test_parse_line(void **state)
+{
+    struct acct_record r;
+    char many[AF_COUNT * 2 + 8];
+    const char *l1 = "d,,,a@x.test,\"b,\"\"q\"\"\",";
+    int i;
+
+    (void)state;
+    assert_int_equal(acctdb_parse_line(l1, strlen(l1), &r), 0);
+    assert_string_equal(r.v[AF_TYPE], "d");
+    assert_null(r.v[AF_TIME_LOGGED]);
+    assert_string_equal(r.v[AF_ORIG], "a@x.test");
+    assert_string_equal(r.v[AF_RCPT], "b,\"q\"");
+    assert_null(r.v[AF_ORCPT]);
+    acct_record_free(&r);
+    /* only the first len bytes count */
+    assert_int_equal(acctdb_parse_line("rb,zzz", 2, &r), 0);
+    assert_string_equal(r.v[AF_TYPE], "rb");
+    assert_null(r.v[AF_TIME_LOGGED]);
+    acct_record_free(&r);
+    assert_int_equal(acctdb_parse_line("d,\"open", 7, &r), -1);
+    assert_int_equal(acctdb_parse_line("d,\"a\"b", 6, &r), -1);
+    assert_int_equal(acctdb_parse_line("d,a\"b", 5, &r), -1);
+    assert_int_equal(acctdb_parse_line("d\0x", 3, &r), -1);
+    assert_int_equal(acctdb_parse_line("\"\0\"", 3, &r), -1);     /* found by the fuzz target */
+    for (i = 0; i < AF_COUNT; i++)
+        assert_null(r.v[i]);
+    /* AF_COUNT fields fit, one more does not */
+    memset(many, ',', sizeof(many));
+    assert_int_equal(acctdb_parse_line(many, AF_COUNT - 1, &r), 0);
+    acct_record_free(&r);
+    assert_int_equal(acctdb_parse_line(many, AF_COUNT, &r), -1);
+}
+
 static void test_map_grows(void **state)
 {
     char path[300], err[256], line[2048];
@@ -131,6 +166,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
+        cmocka_unit_test(test_parse_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

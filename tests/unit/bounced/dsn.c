@@ -41,12 +41,20 @@ static void test_fields(void **state)
         "\n"
         "Final-Recipient: rfc822; not-an-address\n"
         "Original-Recipient: rfc822; user5@example.net\n"
-        "Action: failed\n";
+        "Action: failed\n"
+        "\n"
+        "Final-Recipient: rfc822; user6@example.net\n"       /* sendmail -bv / Postfix verify */
+        "Action: deliverable\n"
+        "Status: 2.1.5\n"
+        "\n"
+        "Final-Recipient: rfc822; user7@example.net\n"
+        "Action: whatever\n"
+        "Status: 2.0.0\n";
     struct report rep;
 
     report_init(&rep);
-    assert_int_equal(dsn_parse(ds, strlen(ds), &rep), 5);
-    assert_int_equal(rep.n, 5);
+    assert_int_equal(dsn_parse(ds, strlen(ds), &rep), 7);
+    assert_int_equal(rep.n, 7);
     assert_string_equal(rep.r[0].addr, "user1@example.net");
     assert_string_equal(rep.r[0].action, "failed");
     assert_string_equal(rep.r[0].status, "5.1.1");
@@ -63,6 +71,9 @@ static void test_fields(void **state)
     /* an unusable Final-Recipient falls back to Original-Recipient */
     assert_string_equal(rep.r[4].addr, "user5@example.net");
     assert_int_equal(rep.r[4].type, REPORT_BOUNCE);
+    /* an address-verification report and any 2.x.x that is not "failed" */
+    assert_int_equal(rep.r[5].type, REPORT_DELIVERED);
+    assert_int_equal(rep.r[6].type, REPORT_DELIVERED);
     report_free(&rep);
 }
 

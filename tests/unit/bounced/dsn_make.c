@@ -105,6 +105,46 @@ static void test_shape(void **state)
     bounce_patterns_free(db);
 }
 
+/* A delay notice: Action: delayed, Will-Retry-Until, headers only even
+ * with RET=FULL (RFC 3461 4.3), and bounced's parser reads it as a
+ * delayed report, not a bounce. */
+static void test_delayed(void **state)
+{
+    struct dsn_input in;
+    struct dsn_rcpt r;
+    struct buf b;
+    struct report rep;
+    struct bounce_patterns *db = bounce_patterns_new();
+    char err[256];
+
+    assert_non_null(db);
+    assert_int_equal(bounce_patterns_load_builtin(db, err, sizeof(err)), 0);
+    base(&in, &r);
+    r.status = "4.2.0";
+    r.diag = "451 4.2.0 mailbox busy, try later";
+    in.delayed = 1;
+    in.retry_until = 1764633600 + 4 * 86400 + 12 * 3600;
+    in.full = 1;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(dsn_make(&b, &in), 0);
+    lines_ok(&b);
+    assert_non_null(strstr(b.data, "\r\nSubject: Delayed Mail (still being retried)\r\n"));
+    assert_non_null(strstr(b.data, "keep trying until\r\nSat, 06 Dec 2025 12:00:00 +0000.\r\n"));
+    assert_non_null(strstr(b.data, "\r\nAction: delayed\r\nStatus: 4.2.0\r\n"));
+    assert_non_null(strstr(b.data, "\r\nWill-Retry-Until: Sat, 06 Dec 2025 12:00:00 +0000\r\n"));
+    assert_null(strstr(b.data, "Action: failed"));
+    assert_non_null(strstr(b.data, "Content-Type: text/rfc822-headers\r\n"));
+    assert_null(strstr(b.data, "body line"));
+    report_init(&rep);
+    assert_int_equal(classify_message(db, b.data, b.len, &rep), 0);
+    assert_int_equal(rep.n, 1);
+    assert_string_equal(rep.r[0].action, "delayed");
+    assert_string_equal(rep.r[0].status, "4.2.0");
+    report_free(&rep);
+    buf_free(&b);
+    bounce_patterns_free(db);
+}
+
 static void test_hostile_diag(void **state)
 {
     struct dsn_input in;
@@ -186,6 +226,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape),
+        cmocka_unit_test(test_delayed),
         cmocka_unit_test(test_hostile_diag),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_refused),

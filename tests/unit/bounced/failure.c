@@ -3,7 +3,10 @@
  * recipient and spools a DSN (null return path, to the sender, NOTIFY
  * NEVER); NOTIFY=NEVER, the null sender and send-dsn no give no DSN; a
  * soft failure and an expiry suppress nobody; a gone spool file still
- * suppresses; max-dsn-per-sender-per-hour caps DSNs per sender.
+ * suppresses; max-dsn-per-sender-per-hour caps DSNs per sender; a group
+ * of batches (several messages) gives every DSN and every entry in one
+ * commit; a delay notice gives a delayed DSN to NOTIFY=DELAY only and
+ * suppresses nobody.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "spool.h"
@@ -173,6 +177,79 @@ static void test_rate_limit(void **state)
     cfg.max_dsn_per_sender = 0;
 }
 
+static void fill(struct bjob *j, const char *qid, const char *rcpt, const char *status,
+                 const char *diag)
+{
+    memset(j, 0, sizeof(*j));
+    j->kind = BJ_FAILURE;
+    snprintf(j->ev.queue_id, sizeof(j->ev.queue_id), "%s", qid);
+    snprintf(j->ev.rcpt, sizeof(j->ev.rcpt), "%s", rcpt);
+    snprintf(j->ev.status, sizeof(j->ev.status), "%s", status);
+    snprintf(j->ev.category, sizeof(j->ev.category), "other");
+    j->ev.diag = (char *)diag;
+}
+
+static void test_group(void **state)
+{
+    enum { N = 40 };
+    static struct bjob j[N];
+    char qid[QUEUE_ID_SIZE], rcpt[N][64], path[PATH_MAX];
+    int i;
+
+    spool_set_sync(1);      /* the group commit's real syncfs path */
+    for (i = 0; i < N; i++) {
+        snprintf(rcpt[i], sizeof(rcpt[i]), "g%d@d.test", i);
+        original(qid, "a@s.test", rcpt[i], i == 7 ? SPOOL_NOTIFY_NEVER : 0);
+        fill(&j[i], qid, rcpt[i], "5.1.1", "550 5.1.1 no such user");
+        if (i > 0)
+            j[i - 1].group = &j[i];
+    }
+    failure_run(&ctx, &j[0]);
+    spool_set_sync(0);
+    for (i = 0; i < N; i++) {
+        assert_int_equal(suppress_get(ctx.sdb, "*", rcpt[i], NULL), 1);
+        if (i == 7) {
+            assert_int_equal(j[i].dsn_qid[0], '\0');
+            continue;
+        }
+        assert_true(j[i].dsn_qid[0] != '\0');
+        assert_int_equal(spool_msg_path(dir, j[i].dsn_qid, path, sizeof(path)), 0);
+        assert_int_equal(access(path, R_OK), 0);
+    }
+}
+
+static void test_delay_notice(void **state)
+{
+    char qid[QUEUE_ID_SIZE], path[PATH_MAX], err[256];
+    struct spool_envelope d;
+    struct bjob j;
+    uint64_t off, len;
+
+    original(qid, "a@s.test", "wait@d.test", SPOOL_NOTIFY_DELAY | SPOOL_NOTIFY_FAILURE);
+    fill(&j, qid, "wait@d.test", "4.2.0", "451 4.2.0 busy");
+    j.ev.delayed = 1;
+    j.ev.retry_until = 1764999999;
+    failure_run(&ctx, &j);
+    assert_true(j.dsn_qid[0] != '\0');
+    assert_int_equal(suppress_get(ctx.sdb, "*", "wait@d.test", NULL), 0);
+    assert_int_equal(spool_msg_path(dir, j.dsn_qid, path, sizeof(path)), 0);
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(spool_read(path, &d, &off, &len, err, sizeof(err)), 0);
+    assert_string_equal(d.rcpts[0].addr, "a@s.test");
+    spool_envelope_free(&d);
+    /* not asked for: none */
+    original(qid, "a@s.test", "wait2@d.test", SPOOL_NOTIFY_FAILURE);
+    fill(&j, qid, "wait2@d.test", "4.2.0", "451 4.2.0 busy");
+    j.ev.delayed = 1;
+    failure_run(&ctx, &j);
+    assert_int_equal(j.dsn_qid[0], '\0');
+    original(qid, "a@s.test", "wait3@d.test", 0);
+    fill(&j, qid, "wait3@d.test", "4.2.0", "451 4.2.0 busy");
+    j.ev.delayed = 1;
+    failure_run(&ctx, &j);
+    assert_int_equal(j.dsn_qid[0], '\0');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +257,8 @@ int main(void)
         cmocka_unit_test(test_no_dsn),
         cmocka_unit_test(test_soft),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_group),
+        cmocka_unit_test(test_delay_notice),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

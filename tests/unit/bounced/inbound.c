@@ -5,7 +5,8 @@
  * an f record mapped through the attached Return-Path and suppresses the
  * complainer; without VERP the DSN is recorded but, with a key set, not
  * trusted for suppression; delayed and delivered DSNs give rs records
- * (no suppression); an auto-reply is dropped.
+ * (no suppression); an auto-reply is dropped, or, sent to a
+ * <feedback-loop-processor> address, forwarded to forward-unmatched-to.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "acctdb.h"
 #include "spool.h"
 #include "../../../bounced/bounced.h"
 
@@ -98,6 +100,7 @@ static void job_free(struct bjob *j)
     for (i = 0; i < j->nrecs; i++)
         acct_record_free(&j->recs[i]);
     free(j->recs);
+    free(j->fwd);
     free(j);
 }
 
@@ -255,6 +258,142 @@ static void test_autoreply(void **state)
     job_free(j);
 }
 
+/* d_line - a stored accounting line (every field, acct_field order). */
+static void d_line(char *out, size_t outlen, const char *rcpt, const char *src_ip)
+{
+    const char *v[AF_COUNT] = { 0 };
+    size_t o = 0;
+    int i;
+
+    v[AF_TYPE] = "d";
+    v[AF_TIME_QUEUED] = "2026-12-01 10:00:00+0000";
+    v[AF_ORIG] = "news@shop.test";
+    v[AF_RCPT] = rcpt;
+    v[AF_DLV_SOURCE_IP] = src_ip;
+    v[AF_VMTA] = "vmta-a";
+    v[AF_VMTA_POOL] = "pool-1";
+    v[AF_JOB_ID] = "job-42";
+    v[AF_QUEUE] = "dest.test/vmta-a";
+    v[AF_QUEUE_ID] = QID;
+    for (i = 0; i < AF_COUNT; i++)
+        o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? "," : "", v[i] ? v[i] : "");
+    assert_true(o < outlen);
+}
+
+/* With acctd's LMDB, an rb record gets the original's orig, vmta, pool,
+ * job and queued time, and dlvSourceIp/queue from the same recipient's
+ * d record only; without a match, orig is the notice's envelope
+ * recipient (PowerMTA's definition). */
+static void test_original_fields(void **state)
+{
+    struct cfg_acct_file af;
+    struct acctdb *db;
+    struct acctdb_item it[2];
+    struct spool_envelope e;
+    struct spool_rcpt r;
+    struct bjob *j;
+    char l1[1024], l2[1024], err[256], lmdb[PATH_MAX];
+    const char *m;
+
+    memset(&af, 0, sizeof(af));
+    snprintf(af.path, sizeof(af.path), "%s/acct.csv", dir);
+    assert_int_equal(acctdb_dir_for(af.path, lmdb, sizeof(lmdb)), 0);
+    assert_int_equal(acctdb_open(&db, lmdb, 1 << 20, 0, err, sizeof(err)), 0);
+    d_line(l1, sizeof(l1), "other@dest.test", "192.0.2.77");
+    d_line(l2, sizeof(l2), "gone@dest.test", "192.0.2.55");
+    it[0] = (struct acctdb_item){ l1, (char *)QID, (char *)"other@dest.test", (char *)"job-42" };
+    it[1] = (struct acctdb_item){ l2, (char *)QID, (char *)"gone@dest.test", (char *)"job-42" };
+    assert_int_equal(acctdb_put(db, it, 2, err, sizeof(err)), 0);
+    acctdb_close(db);
+    cfg.acct_files = &af;
+    cfg.nacct_files = 1;
+
+    j = job();
+    m = dsn_to(verp, "GONE@dest.test");
+    env_for(&e, &r, verp);
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 1);
+    assert_string_equal(j->recs[0].v[AF_ORIG], "news@shop.test");
+    assert_string_equal(j->recs[0].v[AF_VMTA], "vmta-a");
+    assert_string_equal(j->recs[0].v[AF_VMTA_POOL], "pool-1");
+    assert_string_equal(j->recs[0].v[AF_JOB_ID], "job-42");
+    assert_string_equal(j->recs[0].v[AF_TIME_QUEUED], "2026-12-01 10:00:00+0000");
+    assert_string_equal(j->recs[0].v[AF_DLV_SOURCE_IP], "192.0.2.55");
+    assert_string_equal(j->recs[0].v[AF_QUEUE], "dest.test/vmta-a");
+    job_free(j);
+
+    /* a recipient the original had no record for: message fields only */
+    j = job();
+    m = dsn_to(verp, "stranger@dest.test");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 1);
+    assert_string_equal(j->recs[0].v[AF_ORIG], "news@shop.test");
+    assert_null(j->recs[0].v[AF_DLV_SOURCE_IP]);
+    assert_null(j->recs[0].v[AF_QUEUE]);
+    job_free(j);
+
+    /* no original: orig is the address the notice came to */
+    j = job();
+    m = dsn_to("x@bounce.test", "who@dest.test");
+    env_for(&e, &r, "x@bounce.test");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 1);
+    assert_string_equal(j->recs[0].v[AF_ORIG], "x@bounce.test");
+    assert_null(j->recs[0].v[AF_VMTA]);
+    job_free(j);
+    original_close(&ctx);
+    cfg.acct_files = NULL;
+    cfg.nacct_files = 0;
+}
+
+/* An auto-reply to a processor's address goes to its forward-unmatched-to
+ * addresses (never to one that is itself a bounce address), unchanged and
+ * with the null sender; one to a plain bounce address is still dropped. */
+static void test_forward_unmatched(void **state)
+{
+    static char fwd[2][CFG_NAME_MAX] = { "ops@ops.test", "loop@proc.test" };
+    static char addrs[1][CFG_NAME_MAX] = { "fbl@proc.test" };
+    static char doms[1][CFG_NAME_MAX] = { "proc.test" };
+    struct cfg_processor pr;
+    struct spool_envelope e, got;
+    struct spool_rcpt r;
+    struct bjob *j = job();
+    const char *m = "From: me@dest.test\r\nTo: fbl@proc.test\r\nSubject: Out of office\r\n"
+                    "Auto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n";
+    char path[PATH_MAX], err[256];
+    uint64_t off, mlen;
+
+    memset(&pr, 0, sizeof(pr));
+    pr.feedback = 1;
+    pr.forward_unmatched = fwd;
+    pr.nforward_unmatched = 2;
+    pr.addresses = addrs;
+    pr.naddresses = 1;
+    pr.domains = doms;      /* "loop@proc.test" is a processor address: skipped */
+    pr.ndomains = 1;
+    cfg.processors = &pr;
+    cfg.nprocessors = 1;
+    assert_int_equal(spool_init_dirs(dir), 0);
+    env_for(&e, &r, "fbl@proc.test");
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 0);
+    assert_int_equal(j->nrecs, 0);
+    assert_int_equal(j->nfwd, 1);
+    assert_int_equal(spool_msg_path(dir, j->fwd[0], path, sizeof(path)), 0);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(spool_read(path, &got, &off, &mlen, err, sizeof(err)), 0);
+    assert_string_equal(got.mail_from, "");
+    assert_int_equal(got.nrcpt, 1);
+    assert_string_equal(got.rcpts[0].addr, "ops@ops.test");
+    assert_int_equal(mlen, strlen(m));
+    spool_envelope_free(&got);
+    job_free(j);
+    /* a plain bounce-domain address: no processor, dropped */
+    j = job();
+    env_for(&e, &r, verp);
+    assert_int_equal(inbound_message(&ctx, j, &e, m, strlen(m)), 0);
+    assert_int_equal(j->nfwd, 0);
+    job_free(j);
+    cfg.processors = NULL;
+    cfg.nprocessors = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_rs),
         cmocka_unit_test(test_autoreply),
+        cmocka_unit_test(test_forward_unmatched),
+        cmocka_unit_test(test_original_fields),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

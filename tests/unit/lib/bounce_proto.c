@@ -102,11 +102,46 @@ static void test_refusals(void **state)
     assert_int_equal(cycle(&m, &d, 0, 1), -1);
 }
 
+/* BOUNCE_DELAY: the same fields plus retry_until; a 4.x.x status only. */
+static void test_delay(void **state)
+{
+    struct msg_bounce m, d;
+    struct buf b;
+    struct ipc_frame f;
+    size_t used;
+
+    sample(&m);
+    m.delayed = 1;
+    m.retry_until = 1764999999;
+    snprintf(m.status, sizeof(m.status), "4.2.0");
+    snprintf(m.category, sizeof(m.category), "other");
+    buf_init(&b, 1 << 20);
+    assert_int_equal(msg_bounce_encode(&b, 5, &m), 0);
+    assert_int_equal(ipc_frame_parse(b.data, b.len, &f, &used), 1);
+    assert_int_equal(f.type, IPC_BOUNCE_DELAY);
+    buf_free(&b);
+    assert_int_equal(cycle(&m, &d, 0, 0), 0);
+    assert_int_equal(d.delayed, 1);
+    assert_int_equal(d.retry_until, 1764999999);
+    assert_string_equal(d.status, "4.2.0");
+    msg_bounce_free(&d);
+    assert_int_equal(cycle(&m, &d, 8, 0), -1);      /* retry_until cut off */
+    assert_int_equal(cycle(&m, &d, 0, 1), -1);
+    snprintf(m.status, sizeof(m.status), "5.1.1");  /* a delay is never permanent */
+    assert_int_equal(cycle(&m, &d, 0, 0), -1);
+    /* a plain BOUNCE still decodes as not delayed */
+    sample(&m);
+    assert_int_equal(cycle(&m, &d, 0, 0), 0);
+    assert_int_equal(d.delayed, 0);
+    msg_bounce_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

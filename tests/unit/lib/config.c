@@ -542,7 +542,7 @@ static void test_errors(void **state)
     expect_err("\n\nmax-errors-per-connection 5\n", "3: not supported yet: max-errors-per-connection");
     expect_err("\n\nmax-msg-rate 600/h\n", "3: max-msg-rate is not allowed in global scope");
     expect_err("<domain *>\n  use-starttls yes\n</domain>\n", "2: not supported yet: use-starttls");
-    expect_err("<bounce-processor>\n</bounce-processor>\n", "1: not supported yet: <bounce-processor>");
+    expect_err("<email-patterns>\n</email-patterns>\n", "1: not supported yet: <email-patterns>");
     expect_err("<smtp-pattern-list x>\nreply /x/ skip-mx,bounce-queue\n</smtp-pattern-list>\n",
                "2: reply: skip-mx and bounce-queue in one rule: '/x/ skip-mx,bounce-queue'");
     expect_err("<smtp-pattern-list x>\nreply /(/ mode=backoff\n</smtp-pattern-list>\n",

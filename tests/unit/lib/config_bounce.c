@@ -97,12 +97,104 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, ":2:"));
 }
 
+/* PowerMTA's processor blocks: the guide's own examples load, their
+ * address lists decide what smtpd hands to bounced. */
+static void test_processors(void **state)
+{
+    struct config *cfg;
+    const struct cfg_processor *pr;
+    char err[1024], afile[] = "/tmp/courser-cfgbounce-addr-XXXXXX", text[2048];
+    const char list[] = "# complaints\nfbl2@fbl.example.net\n\n  Fbl3@FBL.example.net  # x\n";
+    int fd = mkstemp(afile);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, list, sizeof(list) - 1), (ssize_t)(sizeof(list) - 1));
+    close(fd);
+    snprintf(text, sizeof(text),
+             "<bounce-processor>\n"
+             "    deliver-unmatched-email no\n"
+             "    deliver-matched-email no              # default: no\n"
+             "    forward-unmatched-to auto-feedback@port25.example\n"
+             "    forward-errors-to auto-feedback@port25.example\n"
+             "    forward-errors-to ops@port25.example\n"
+             "    <address-list>\n"
+             "        domain bounce.example.com\n"
+             "        address /^bounce-[0-9]+@mail\\.example\\.com$/\n"
+             "    </address-list>\n"
+             "</bounce-processor>\n"
+             "<feedback-loop-processor>\n"
+             "    <address-list fbl>\n"
+             "        address fbl@fbl.example.net\n"
+             "        address-file %s\n"
+             "    </address-list>\n"
+             "</feedback-loop-processor>\n", afile);
+    assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+    unlink(afile);
+    assert_int_equal(cfg->nprocessors, 2);
+    pr = &cfg->processors[0];
+    assert_int_equal(pr->feedback, 0);
+    assert_int_equal(pr->nforward_unmatched, 1);
+    assert_int_equal(pr->nforward_errors, 2);
+    assert_string_equal(pr->forward_errors[1], "ops@port25.example");
+    /* the processor's domain is a bounce domain (VERP default, smtpd) */
+    assert_int_equal(cfg->nbounce_domains, 1);
+    assert_int_equal(config_is_bounce_domain(cfg, "bounce.example.com"), 1);
+    assert_ptr_equal(config_processor_for(cfg, "anything@Bounce.Example.com"), pr);
+    assert_ptr_equal(config_processor_for(cfg, "BOUNCE-42@mail.example.com"), pr);
+    assert_null(config_processor_for(cfg, "bounce-x@mail.example.com"));
+    assert_int_equal(config_is_bounce_address(cfg, "bounce-7@mail.example.com"), 1);
+    assert_int_equal(config_is_bounce_address(cfg, "news@mail.example.com"), 0);
+    assert_int_equal(cfg->processors[1].feedback, 1);
+    assert_int_equal(cfg->processors[1].naddresses, 3);
+    assert_ptr_equal(config_processor_for(cfg, "FBL@fbl.example.net"), &cfg->processors[1]);
+    assert_ptr_equal(config_processor_for(cfg, "fbl3@fbl.example.net"), &cfg->processors[1]);
+    assert_null(config_processor_for(cfg, "other@fbl.example.net"));
+    assert_int_equal(config_is_bounce_address(cfg, "other@fbl.example.net"), 0);
+    config_free(cfg);
+}
+
+static void test_processor_errors(void **state)
+{
+    struct config *cfg;
+    char err[1024];
+
+    assert_int_equal(load("<bounce-processor>\n deliver-unmatched-email yes\n</bounce-processor>\n",
+                          &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: deliver-unmatched-email: not supported yet"));
+    assert_int_equal(load("<bounce-processor>\n deliver-email yes\n</bounce-processor>\n",
+                          &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: not supported yet: deliver-email"));
+    assert_int_equal(load("<bounce-processor>\n <email-patterns>\n </email-patterns>\n"
+                          "</bounce-processor>\n", &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: not supported yet: <email-patterns>"));
+    assert_int_equal(load("<bounce-processor>\n <address-list>\n  address /(/\n </address-list>\n"
+                          "</bounce-processor>\n", &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":3: address: bad regex"));
+    assert_int_equal(load("<bounce-processor>\n <address-list>\n  address nobody\n </address-list>\n"
+                          "</bounce-processor>\n", &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":3: address: not an address"));
+    assert_int_equal(load("<bounce-processor>\n forward-unmatched-to x\n</bounce-processor>\n",
+                          &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: forward-unmatched-to: not an address"));
+    assert_int_equal(load("<address-list foo>\n domain a.example\n</address-list>\n",
+                          &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":1: not supported yet: <address-list>"));
+    assert_int_equal(load("<bounce-processor>\n domain a.example\n</bounce-processor>\n",
+                          &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: domain is not allowed in <bounce-processor>"));
+    assert_int_equal(load("<bounce-processor>\n <address-list>\n  address-file /nonexistent/x\n"
+                          " </address-list>\n</bounce-processor>\n", &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":3: address-file: cannot open"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_set),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_processors),
+        cmocka_unit_test(test_processor_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

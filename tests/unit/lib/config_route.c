@@ -648,7 +648,7 @@ static void test_check_all(void **state)
     }
     /* a block that failed to open is skipped whole; later errors still
      * come, then the whole-file checks */
-    write_file("all.conf", "<bounce-processor>\n  reply /a/ mode=backoff\n</bounce-processor>\n"
+    write_file("all.conf", "<email-patterns>\n  reply /a/ mode=backoff\n</email-patterns>\n"
                "max-smtp-out 3\n<domain *>\n  max-smtp-out x\n</domain>\n"
                "<virtual-mta-pool p>\n  virtual-mta ghost\n</virtual-mta-pool>\n"
                "default-virtual-mta nope\n");
@@ -658,7 +658,7 @@ static void test_check_all(void **state)
         snprintf(path, sizeof(path), "%s/all.conf", tmpdir);
         assert_int_equal(config_check_all(path, collect, &c), 5);
     }
-    assert_non_null(strstr(c.lines[0], "all.conf:1: not supported yet: <bounce-processor>"));
+    assert_non_null(strstr(c.lines[0], "all.conf:1: not supported yet: <email-patterns>"));
     assert_non_null(strstr(c.lines[1], "all.conf:4: max-smtp-out is not allowed in global scope"));
     assert_non_null(strstr(c.lines[2], "all.conf:6: max-smtp-out: not a number: 'x'"));
     assert_non_null(strstr(c.lines[3], "all.conf:9: virtual-mta: no such <virtual-mta>: 'ghost'"));

@@ -1,8 +1,8 @@
 /*
  * acctdb - accounting LMDB (layout in acctdb.h).  Written only by acctd's
  * thread-pool worker, one transaction per batch; read by
- * `acctd --lookup` (a separate process: LMDB's readers never block the
- * writer).
+ * `acctd --lookup` and bounced (separate processes: LMDB's readers never
+ * block the writer).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -268,5 +268,76 @@ int acctdb_lookup(struct acctdb *db, enum acctdb_index idx, const char *key,
     return count;
 fail:
     snprintf(err, errlen, "lmdb %s: %s", what, mdb_strerror(rc));
+    return -1;
+}
+
+int acctdb_dir_for(const char *acct_path, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s.lmdb", acct_path);
+
+    if (n < 0 || (size_t)n >= outlen) {
+        if (outlen)
+            out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* acctdb_parse_line - RFC 4180: a field is plain up to the next comma,
+ * or quoted with "" for a quote.  The line is ours (acctd wrote it), but
+ * it is read back from disk, so it is parsed as carefully as any input. */
+int acctdb_parse_line(const char *line, size_t len, struct acct_record *r)
+{
+    char *cell = malloc(len + 1);
+    size_t i = 0, o;
+    int f = 0;
+
+    memset(r, 0, sizeof(*r));
+    if (cell == NULL)
+        return -1;
+    for (;;) {
+        o = 0;
+        if (f >= AF_COUNT)
+            goto bad;
+        if (i < len && line[i] == '"') {
+            for (i++;; i++) {
+                if (i >= len)
+                    goto bad;               /* unterminated quote */
+                if (line[i] == '"') {
+                    if (i + 1 < len && line[i + 1] == '"') {
+                        cell[o++] = '"';
+                        i++;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                if (line[i] == '\0')
+                    goto bad;
+                cell[o++] = line[i];
+            }
+            if (i < len && line[i] != ',')
+                goto bad;
+        } else {
+            while (i < len && line[i] != ',') {
+                if (line[i] == '"' || line[i] == '\0')
+                    goto bad;
+                cell[o++] = line[i++];
+            }
+        }
+        cell[o] = '\0';
+        if (o > 0 && acct_set(r, (enum acct_field)f, cell) < 0)
+            goto bad;
+        f++;
+        if (i >= len)
+            break;
+        i++;                                /* the comma */
+    }
+    free(cell);
+    return 0;
+bad:
+    free(cell);
+    acct_record_free(r);
+    memset(r, 0, sizeof(*r));
     return -1;
 }

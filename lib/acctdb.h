@@ -1,6 +1,7 @@
 /*
  * acctdb - the accounting records in LMDB, for look-ups by queue id,
- * recipient and job id.
+ * recipient and job id.  acctd writes; `acctd --lookup` and bounced
+ * (the original message of an async bounce, issue 6) read.
  *
  * Environment: a directory (default "<first acct-file path>.lmdb"), map
  * size 1 GiB to start (doubled when full), four named databases:
@@ -12,11 +13,12 @@
  * Big-endian keys sort numerically, so duplicates come out in the order
  * the records were written.
  */
-#ifndef COURSER_ACCTD_ACCTDB_H
-#define COURSER_ACCTD_ACCTDB_H
+#ifndef COURSER_ACCTDB_H
+#define COURSER_ACCTDB_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "acct.h"
 
 #define ACCTDB_MAPSIZE_DEFAULT (1ull << 30)
 
@@ -44,5 +46,14 @@ int acctdb_put(struct acctdb *db, const struct acctdb_item *items, size_t n,
 int acctdb_lookup(struct acctdb *db, enum acctdb_index idx, const char *key,
                   void (*fn)(const char *line, size_t len, void *arg), void *arg,
                   char *err, size_t errlen);
+
+/* The environment's folder for the first <acct-file>'s path:
+ * "PATH.lmdb".  -1 if it does not fit. */
+int acctdb_dir_for(const char *acct_path, char *out, size_t outlen);
+/* Split a stored line (every field in acct_field order, RFC 4180
+ * quoting) into r (fields set with acct_set; empty cells stay NULL).
+ * 0, or -1 for a malformed line, more than AF_COUNT fields, or no memory
+ * (r is then freed). */
+int acctdb_parse_line(const char *line, size_t len, struct acct_record *r);
 
 #endif
