@@ -49,6 +49,7 @@ static struct {
     uv_pipe_t server;
     int server_open;
     uv_timer_t sched, sync, stop, sweep, warm;
+    uv_check_t jflush;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_work_t sync_req;
     int syncing;
@@ -94,6 +95,16 @@ static void sync_fire(uv_timer_t *t)
         (void)journal_sync(q.m.jr);
         journal_mark_synced(q.m.jr, q.sync_gen);
     }
+}
+
+/* jflush_fire - end of every loop turn: write what was journaled outside
+ * after_event (the acctd/bounced acknowledgement marks), so a kill -9
+ * does not make qmgr resend records the peers already have.  No syscall
+ * when nothing is buffered. */
+static void jflush_fire(uv_check_t *h)
+{
+    if (q.m.jr)
+        (void)journal_flush(q.m.jr);
 }
 
 /* --- the schedule timer ------------------------------------------------- */
@@ -597,6 +608,7 @@ int main(int argc, char **argv)
     if (uv_timer_init(q.loop, &q.sched) != 0 || uv_timer_init(q.loop, &q.sync) != 0
         || uv_timer_init(q.loop, &q.stop) != 0 || uv_timer_init(q.loop, &q.sweep) != 0
         || uv_timer_init(q.loop, &q.warm) != 0
+        || uv_check_init(q.loop, &q.jflush) != 0 || uv_check_start(&q.jflush, jflush_fire) != 0
         || uv_timer_start(&q.sweep, sweep_fire, SWEEP_MS, SWEEP_MS) != 0
         || uv_signal_init(q.loop, &q.sig_term) != 0 || uv_signal_init(q.loop, &q.sig_int) != 0
         || uv_signal_init(q.loop, &q.sig_hup) != 0
