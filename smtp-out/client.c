@@ -296,6 +296,8 @@ static void conn_resolved(void *arg, const struct dest_addr *a, size_t n,
     conn_try_next(c);
 }
 
+static void conn_freed(uv_handle_t *h);
+
 struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_job *j)
 {
     struct so_conn *c = calloc(1, sizeof(*c));
@@ -325,10 +327,9 @@ struct so_conn *conn_new(uv_loop_t *loop, struct pool_group *g, const struct so_
     c->state = C_RESOLVING;
     c->rq = resolve_start(c->domain, c->route, conn_resolved, c);
     if (c->rq == NULL) {
-        uv_close((uv_handle_t *)&c->timer, NULL);
-        smtp_reply_free(&c->rp);
-        free(c->skip_mx);
-        free(c);
+        /* the timer handle is the loop's until its close callback: free
+         * c there, not now */
+        uv_close((uv_handle_t *)&c->timer, conn_freed);
         return NULL;
     }
     return c;
