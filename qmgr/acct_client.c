@@ -350,4 +350,7 @@ void acct_client_stop(void)
     ac.timer_init = 0;
     while (ac.n > 0)
         ring_pop();
+    free(ac.ring);              /* a later send finds no ring and drops */
+    ac.ring = NULL;
+    ac.cap = ac.head = 0;
 }
