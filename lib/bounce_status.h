@@ -19,8 +19,7 @@ const char *bounce_status_category(const char *status);
 /* Courser's default hard categories: bad-mailbox, bad-domain, inactive-mailbox. */
 int bounce_category_is_hard(const char *category);
 /* RFC 3463 text of "X.Y.Z" ("success" for 2.0.0), as accounting writes
- * it: "5.1.1 (bad destination mailbox address)".  (qmgr's result.c has
- * the same table as dsn_status_text; it predates this one.) */
+ * it: "5.1.1 (bad destination mailbox address)". */
 const char *bounce_status_text(const char *status);
 
 #endif

@@ -275,7 +275,6 @@ void result_bounce_local(struct qmgr *m, struct qrcpt *r, int64_t now_ms,
 int result_acct_fill(struct acct_record *a, const struct qrcpt *r, const char *type,
                      const char *action, const char *status, const char *diag,
                      const struct msg_result *res, int64_t now_ms);
-const char *dsn_status_text(const char *status);
 
 /* journal.c */
 enum jrec_type {

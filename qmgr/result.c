@@ -24,76 +24,6 @@
 
 #define EXPIRED_STATUS "4.4.7"
 
-/* RFC 3463 section 3: subject.detail texts (and RFC 7505's 1.10). */
-static const struct { const char *sd; const char *text; } dsn_texts[] = {
-    { "0.0", "other undefined status" },
-    { "1.0", "other address status" },
-    { "1.1", "bad destination mailbox address" },
-    { "1.2", "bad destination system address" },
-    { "1.3", "bad destination mailbox address syntax" },
-    { "1.4", "destination mailbox address ambiguous" },
-    { "1.5", "destination address valid" },
-    { "1.6", "destination mailbox has moved" },
-    { "1.7", "bad sender's mailbox address syntax" },
-    { "1.8", "bad sender's system address" },
-    { "1.10", "recipient address has null MX" },
-    { "2.0", "other or undefined mailbox status" },
-    { "2.1", "mailbox disabled, not accepting messages" },
-    { "2.2", "mailbox full" },
-    { "2.3", "message length exceeds administrative limit" },
-    { "2.4", "mailing list expansion problem" },
-    { "3.0", "other or undefined mail system status" },
-    { "3.1", "mail system full" },
-    { "3.2", "system not accepting network messages" },
-    { "3.3", "system not capable of selected features" },
-    { "3.4", "message too big for system" },
-    { "3.5", "system incorrectly configured" },
-    { "4.0", "other or undefined network or routing status" },
-    { "4.1", "no answer from host" },
-    { "4.2", "bad connection" },
-    { "4.3", "directory server failure" },
-    { "4.4", "unable to route" },
-    { "4.5", "mail system congestion" },
-    { "4.6", "routing loop detected" },
-    { "4.7", "delivery time expired" },
-    { "5.0", "other or undefined protocol status" },
-    { "5.1", "invalid command" },
-    { "5.2", "syntax error" },
-    { "5.3", "too many recipients" },
-    { "5.4", "invalid command arguments" },
-    { "5.5", "wrong protocol version" },
-    { "6.0", "other or undefined media error" },
-    { "6.1", "media not supported" },
-    { "6.2", "conversion required and prohibited" },
-    { "6.3", "conversion required but not supported" },
-    { "6.4", "conversion with loss performed" },
-    { "6.5", "conversion failed" },
-    { "7.0", "other or undefined security status" },
-    { "7.1", "delivery not authorized, message refused" },
-    { "7.2", "mailing list expansion prohibited" },
-    { "7.3", "security conversion required but not possible" },
-    { "7.4", "security features not supported" },
-    { "7.5", "cryptographic failure" },
-    { "7.6", "cryptographic algorithm not supported" },
-    { "7.7", "message integrity failure" },
-};
-
-/* dsn_status_text - RFC 3463 text for "X.Y.Z" ("success" for 2.0.0). */
-const char *dsn_status_text(const char *status)
-{
-    size_t i;
-
-    if (status == NULL || status[0] == '\0' || status[1] != '.')
-        return "other undefined status";
-    if (strcmp(status, "2.0.0") == 0)
-        return "success";
-    for (i = 0; i < sizeof(dsn_texts) / sizeof(dsn_texts[0]); i++)
-        if (strcmp(status + 2, dsn_texts[i].sd) == 0)
-            return dsn_texts[i].text;
-    return status[0] == '2' ? "success" : status[0] == '4' ? "transient failure"
-        : "permanent failure";
-}
-
 static int set_fmt(struct acct_record *a, enum acct_field f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -137,7 +67,7 @@ int result_acct_fill(struct acct_record *a, const struct qrcpt *r, const char *t
     if (nonempty(sr->orcpt))
         rc |= acct_set(a, AF_ORCPT, sr->orcpt);
     rc |= acct_set(a, AF_DSN_ACTION, action);
-    rc |= set_fmt(a, AF_DSN_STATUS, "%s (%s)", status, dsn_status_text(status));
+    rc |= set_fmt(a, AF_DSN_STATUS, "%s (%s)", status, bounce_status_text(status));
     rc |= set_fmt(a, AF_DSN_DIAG, "smtp;%s", diag);
     if (res && nonempty(res->remote_mx))
         rc |= set_fmt(a, AF_DSN_MTA, "%s (%s)", res->remote_mx,

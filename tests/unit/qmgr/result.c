@@ -314,12 +314,12 @@ static void test_missing_rcpt_and_nodomain(void **state)
 
 static void test_dsn_texts(void **state)
 {
-    assert_string_equal(dsn_status_text("2.0.0"), "success");
-    assert_string_equal(dsn_status_text("5.1.1"), "bad destination mailbox address");
-    assert_string_equal(dsn_status_text("5.1.10"), "recipient address has null MX");
-    assert_string_equal(dsn_status_text("4.4.7"), "delivery time expired");
-    assert_string_equal(dsn_status_text("4.9.9"), "transient failure");
-    assert_string_equal(dsn_status_text(""), "other undefined status");
+    assert_string_equal(bounce_status_text("2.0.0"), "success");
+    assert_string_equal(bounce_status_text("5.1.1"), "bad destination mailbox address");
+    assert_string_equal(bounce_status_text("5.1.10"), "recipient address has null MX");
+    assert_string_equal(bounce_status_text("4.4.7"), "delivery time expired");
+    assert_string_equal(bounce_status_text("4.9.9"), "transient failure");
+    assert_string_equal(bounce_status_text(""), "other undefined status");
 }
 
 int main(void)
